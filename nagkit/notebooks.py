@@ -1,0 +1,73 @@
+"""Run the ordered notebooks with papermill, and the paths notebooks write to.
+
+``python -m nagkit.notebooks --profile quick`` executes ``notebooks/NN_*.ipynb`` in order, in
+place (the executed notebooks are what nbval later checks), then builds ``results/REPORT.md``.
+The ``paper`` profile writes executed copies, results and figures under ``results/paper/``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+PROFILES = ("quick", "paper")
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The checkout holding ``pyproject.toml`` and ``notebooks/`` (searching upwards)."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "pyproject.toml").exists() and (d / "notebooks").is_dir():
+            return d
+    raise FileNotFoundError(f"no nagkit checkout (pyproject.toml + notebooks/) above {here}")
+
+
+def output_dirs(profile: str) -> tuple[Path, Path]:
+    """``(figures, results)`` folders for a profile, created if missing."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    root = repo_root()
+    base = root if profile == "quick" else root / "results" / "paper"
+    figures, results = base / "figures", base / "results" if profile == "quick" else base
+    for d in (figures, results):
+        d.mkdir(parents=True, exist_ok=True)
+    return figures, results
+
+
+def notebook_list(root: Path) -> list[Path]:
+    return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def run_all(profile: str = "quick", only: list[str] | None = None) -> None:
+    import papermill
+
+    from nagkit.report import build_report
+
+    root = repo_root()
+    _, results = output_dirs(profile)
+    for nb in notebook_list(root):
+        if only and not any(nb.name.startswith(o) for o in only):
+            continue
+        out = nb if profile == "quick" else results / "notebooks" / nb.name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        start = time.time()
+        print(f"[nagkit] running {nb.name} ({profile})", flush=True)
+        papermill.execute_notebook(str(nb), str(out), parameters={"profile": profile},
+                                   cwd=str(nb.parent), kernel_name="python3", progress_bar=False)
+        print(f"[nagkit] {nb.name} done in {time.time() - start:.0f} s", flush=True)
+    build_report(results, results / "REPORT.md")
+    print(f"[nagkit] wrote {results / 'REPORT.md'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m nagkit.notebooks", description=__doc__)
+    p.add_argument("--profile", choices=PROFILES, default="quick")
+    p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03")
+    args = p.parse_args(argv)
+    run_all(args.profile, args.only)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

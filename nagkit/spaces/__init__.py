@@ -1,0 +1,17 @@
+"""Search spaces: small objects with encode / decode / validate / canonical / sample."""
+from __future__ import annotations
+
+from nagkit.spaces.base import SearchSpace
+from nagkit.spaces.nb201 import NB201Space
+
+SPACES: dict[str, type[SearchSpace]] = {"nb201": NB201Space}
+
+
+def get_space(name: str) -> SearchSpace:
+    """Instantiate a registered space by name; ``KeyError`` lists the valid names."""
+    if name not in SPACES:
+        raise KeyError(f"unknown search space {name!r}; valid: {sorted(SPACES)}")
+    return SPACES[name]()
+
+
+__all__ = ["SearchSpace", "NB201Space", "SPACES", "get_space"]

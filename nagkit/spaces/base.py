@@ -1,0 +1,79 @@
+"""The search-space interface every other module is written against."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import torch
+
+
+class SearchSpace(ABC):
+    """A space of architectures seen as DAGs with one operation per node.
+
+    An architecture has a readable string form and a matrix form ``X`` of shape
+    ``(n_nodes, n_vocab)`` (one-hot rows, or all-zero rows for unused slots where the
+    space allows them). The adjacency is a constant of the space.
+    """
+
+    name: str
+    vocab: tuple[str, ...]
+    adjacency: torch.Tensor  # (n_nodes, n_nodes) bool, adjacency[i, j]: edge i -> j
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.adjacency.shape[0])
+
+    @property
+    def n_vocab(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_nodes, self.n_vocab)
+
+    @abstractmethod
+    def encode(self, arch: str) -> torch.Tensor:
+        """String -> float32 matrix of shape ``self.shape``; ``ValueError`` on a bad string."""
+
+    @abstractmethod
+    def decode(self, x: torch.Tensor) -> str:
+        """Discrete matrix -> string; ``ValueError`` with the reason when ``x`` is invalid."""
+
+    @abstractmethod
+    def validate(self, x: torch.Tensor) -> str | None:
+        """``None`` when ``x`` is a valid architecture matrix, else the reason."""
+
+    @abstractmethod
+    def canonical(self, arch: str) -> str:
+        """Key equal for architectures that compute the same function."""
+
+    @abstractmethod
+    def sample(self, n: int, generator: torch.Generator | None = None) -> list[str]:
+        """``n`` valid architectures drawn uniformly at random."""
+
+    def enumerate(self) -> list[str]:
+        """All architectures, when the space is finite."""
+        raise NotImplementedError(f"the {self.name} space is too large to enumerate")
+
+    def reachability(self) -> torch.Tensor:
+        """Transitive closure of the adjacency (bool, ``[i, j]``: a path i -> j exists)."""
+        reach = self.adjacency.clone()
+        for k in range(self.n_nodes):
+            reach |= reach[:, k : k + 1] & reach[k : k + 1, :]
+        return reach
+
+    def check_shape(self, x: torch.Tensor) -> None:
+        """Reject a matrix whose trailing shape is not ``self.shape``."""
+        if tuple(x.shape[-2:]) != self.shape:
+            raise ValueError(
+                f"{self.name}: expected an architecture matrix of shape {self.shape} "
+                f"(nodes x vocabulary), got {tuple(x.shape)}"
+            )
+
+    def encode_batch(self, archs: Sequence[str]) -> torch.Tensor:
+        """Stack encodings into a ``(len(archs), n_nodes, n_vocab)`` tensor."""
+        return torch.stack([self.encode(a) for a in archs]) if archs else torch.zeros(0, *self.shape)
+
+    def decode_or_none(self, x: torch.Tensor) -> str | None:
+        """Decode, or ``None`` when the matrix is invalid."""
+        return None if self.validate(x) is not None else self.decode(x)
