@@ -10,9 +10,9 @@ import argparse
 import json
 import sys
 
-from nagkit.cli import basic
+from nagkit.cli import basic, diffusion, search, training, transfer
 
-COMMANDS = [basic]
+COMMANDS = [basic, diffusion, search, training, transfer]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""Score-based diffusion over architecture node features (method.md section 2)."""
