@@ -1,0 +1,7 @@
+"""pytest configuration shared by unit tests and nbval."""
+
+
+def pytest_collectstart(collector):
+    """nbval: compare text outputs only; HTML renderings, JS and stderr (progress bars) vary."""
+    if collector.fspath and collector.fspath.ext == ".ipynb":
+        collector.skip_compare += ("text/html", "application/javascript", "stderr")

@@ -1,0 +1,112 @@
+"""The score network: a transformer over the nodes of an architecture DAG (method.md section 2).
+
+Input ``x_t`` of shape ``(batch, n_nodes, n_vocab)`` (the noised [-1, 1] node features) and the
+noise std ``sigma(t)`` of shape ``(batch,)``; output the score, same shape as ``x_t``.
+
+Attention mask (``mask`` / ``direction``), built once from the space and used identically in
+training and sampling because it is a buffer of the module: node ``i`` attends to node ``j`` when
+``j == i`` or ``j`` is a successor of ``i`` (``mask="adjacency"``: direct edge ``i -> j``;
+``mask="reachability"``: a path ``i -> j``); ``direction="both"`` also lets ``i`` attend to its
+predecessors. ``mask="none"`` is full attention.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from nagkit.spaces.base import SearchSpace
+
+POS_EMBS = ("index", "stage", "none")
+MASKS = ("reachability", "adjacency", "none")
+DIRECTIONS = ("successors", "both")
+
+
+@dataclass(frozen=True)
+class ScoreNetConfig:
+    """Sizes and switches of :class:`ScoreNet` (defaults: the authors' sizes)."""
+
+    layers: int = 12
+    width: int = 64
+    heads: int = 8
+    ffn: int = 128
+    pos_emb: str = "index"  # "index" (node index) | "stage" (slot-in-stage + stage) | "none"
+    mask: str = "reachability"
+    direction: str = "successors"
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("pos_emb", self.pos_emb, POS_EMBS), ("mask", self.mask, MASKS),
+                                     ("direction", self.direction, DIRECTIONS)):
+            if value not in allowed:
+                raise ValueError(f"ScoreNetConfig.{name} must be one of {allowed}, got {value!r}")
+        if self.width % self.heads or self.width % 2:
+            raise ValueError(f"width {self.width} must be even and divisible by heads {self.heads}")
+
+
+def sinusoid(positions: torch.Tensor, dim: int) -> torch.Tensor:
+    """Transformer sinusoidal embedding of real ``positions`` (shape ``(n,)``) -> ``(n, dim)``."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+    angles = positions.float()[:, None] * freqs[None, :]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+def attention_allowed(space: SearchSpace, mask: str, direction: str) -> torch.Tensor:
+    """Bool ``(n, n)``: ``[i, j]`` is True when node ``i`` may attend to node ``j``."""
+    n = space.n_nodes
+    if mask == "none":
+        return torch.ones(n, n, dtype=torch.bool)
+    edges = space.reachability() if mask == "reachability" else space.adjacency.bool()
+    if direction == "both":
+        edges = edges | edges.T
+    return edges | torch.eye(n, dtype=torch.bool)
+
+
+def position_embedding(space: SearchSpace, kind: str, width: int) -> torch.Tensor:
+    """Fixed ``(n_nodes, width)`` embedding; ``"stage"`` needs ``space.stage_of_slot`` / ``slot_in_stage``."""
+    n = space.n_nodes
+    if kind == "none":
+        return torch.zeros(n, width)
+    if kind == "index":
+        return sinusoid(torch.arange(n), width)
+    if not (hasattr(space, "stage_of_slot") and hasattr(space, "slot_in_stage")):
+        raise ValueError(f"pos_emb='stage' needs a staged space; {space.name!r} has no stage_of_slot/slot_in_stage")
+    stage = torch.tensor([space.stage_of_slot(i) for i in range(n)])
+    slot = torch.tensor([space.slot_in_stage(i) for i in range(n)])
+    return torch.cat([sinusoid(slot, width // 2), sinusoid(stage, width - width // 2)], dim=1)
+
+
+class ScoreNet(nn.Module):
+    """Masked transformer encoder; returns ``head(h) / sigma`` (the score of the noised features).
+
+    The noise level enters as a sinusoidal embedding of ``100 log sigma`` through a small MLP,
+    added to every node.
+    """
+
+    def __init__(self, space: SearchSpace, config: ScoreNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.space_name, self.shape = space.name, space.shape
+        w = config.width
+        self.embed = nn.Linear(space.n_vocab, w)
+        self.time = nn.Sequential(nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w))
+        layer = nn.TransformerEncoderLayer(w, config.heads, config.ffn, dropout=0.0, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(w)
+        self.head = nn.Linear(w, space.n_vocab)
+        self.register_buffer("pos", position_embedding(space, config.pos_emb, w), persistent=False)
+        allowed = attention_allowed(space, config.mask, config.direction)
+        self.register_buffer("blocked", ~allowed, persistent=False)
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        h = self.embed(x) + self.pos + self.time(sinusoid(100.0 * torch.log(sigma), self.config.width))[:, None, :]
+        h = self.norm(self.encoder(h, mask=self.blocked))
+        return self.head(h) / sigma[:, None, None]
+
+
+def n_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
