@@ -39,9 +39,8 @@ def _open(path: Path):  # noqa: ANN202 - a nats_bench NATStopology
     return nats_bench.create(str(path), "tss", fast_mode=path.is_dir(), verbose=False)
 
 
-def check_order(meta_archs: list[str]) -> None:
-    """``ValueError`` unless the file's architecture strings follow nagkit's official index order."""
-    official = NB201Space().enumerate()
+def check_order(meta_archs: list[str], official: list[str]) -> None:
+    """``ValueError`` unless the file's architecture strings follow the ``official`` index order."""
     if len(meta_archs) > len(official):
         raise ValueError(f"the file lists {len(meta_archs)} architectures; NB201 has {len(official)}")
     for i, (got, want) in enumerate(zip(meta_archs, official)):
@@ -52,24 +51,30 @@ def check_order(meta_archs: list[str]) -> None:
             )
 
 
-def _require(api, root: Path, i: int) -> None:  # noqa: ANN001
-    """Clear error when the data of cell ``i`` is absent from the file."""
+def _load_cell(api, root: Path, i: int):  # noqa: ANN001, ANN202 - nats_bench objects
+    """The 200-epoch ``ArchResults`` of cell ``i``, with a clear error when the file lacks it."""
     if api.fast_mode:
         names = (f"{i:06d}.{_EXT}", f"{i}.{_EXT}")
         if not any((root / n).is_file() for n in names):
             raise FileNotFoundError(f"{root} has no {names[1]}; pass n_archs <= {i} to read the cells before it")
+        api.reload(str(root), i)
     elif i not in api.arch2infos_dict:
         raise ValueError(f"{root} has no results for cell {i}; pass n_archs <= {i} to read the cells before it")
+    if HP not in api.arch2infos_dict[i]:
+        raise ValueError(f"cell {i} in {root} has no hp={HP!r} results, only {list(api.arch2infos_dict[i])}")
+    return api.arch2infos_dict[i][HP]
 
 
-def _read_cell(api, i: int, values: dict[str, dict[str, np.ndarray]]) -> None:  # noqa: ANN001
-    """Fill row ``i`` of every table from the 200-epoch results of cell ``i``."""
-    results = api.query_meta_info_by_index(i, hp=HP)  # ArchResults
+def _read_cell(api, results, i: int, values: dict[str, dict[str, np.ndarray]]) -> None:  # noqa: ANN001
+    """Fill row ``i`` of every table from the 200-epoch ``results`` of cell ``i``.
+
+    ``results`` is the object the API reads from; ``api.get_cost_info`` is its ``get_compute_costs``
+    behind a deep copy per call, which would dominate the load time.
+    """
     for dataset in DATASETS:
-        row = values[dataset]
+        row, split = values[dataset], SEARCH_SPLIT[dataset]
         row["test_acc"][i] = api.get_more_info(i, dataset, hp=HP, is_random=False)["test-accuracy"]
-        split = SEARCH_SPLIT[dataset]
-        params = api.get_cost_info(i, split, hp=HP)["params"]
+        params = results.get_compute_costs(split)["params"]
         for seed in results.get_dataset_seeds(split):
             if seed not in SEEDS:
                 continue
@@ -86,18 +91,18 @@ def load_nats_tables(path: str | Path, n_archs: int | None = None) -> NB201Table
     """Tables of the first ``n_archs`` cells (default: all the file lists), NaN-padded to 15,625 rows."""
     root = Path(path).expanduser()
     api = _open(root)
-    check_order(api.meta_archs)
+    official = NB201Space().enumerate()
+    check_order(api.meta_archs, official)
     n = len(api.meta_archs) if n_archs is None else n_archs
     if not 0 <= n <= len(api.meta_archs):
         raise ValueError(f"n_archs must be in [0, {len(api.meta_archs)}] for {root}, got {n_archs}")
-    total = len(NB201Space().enumerate())
+    total = len(official)
     values = {
         d: {"test_acc": np.full(total, np.nan), **{m: np.full((total, len(SEEDS)), np.nan) for m in PER_SEED}}
         for d in DATASETS
     }
     for i in range(n):
-        _require(api, root, i)
-        _read_cell(api, i, values)
+        _read_cell(api, _load_cell(api, root, i), i, values)
         # The API keeps every cell it has read (several MB each); drop it once its rows are filled.
         api.arch2infos_dict.pop(i, None)
         api.evaluated_indexes.discard(i)

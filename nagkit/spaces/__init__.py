@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from nagkit.spaces.base import SearchSpace
+from nagkit.spaces.mbv3 import MBV3Space
 from nagkit.spaces.nb201 import NB201Space
 
-SPACES: dict[str, type[SearchSpace]] = {"nb201": NB201Space}
+SPACES: dict[str, type[SearchSpace]] = {"nb201": NB201Space, "mbv3": MBV3Space}
 
 
 def get_space(name: str) -> SearchSpace:
@@ -14,4 +15,4 @@ def get_space(name: str) -> SearchSpace:
     return SPACES[name]()
 
 
-__all__ = ["SearchSpace", "NB201Space", "SPACES", "get_space"]
+__all__ = ["SearchSpace", "NB201Space", "MBV3Space", "SPACES", "get_space"]

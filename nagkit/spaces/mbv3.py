@@ -61,7 +61,7 @@ def to_string(stages: list[list[str]]) -> str:
 
 def kernel_expand(token: str) -> tuple[int, int]:
     """``"k5e6"`` -> ``(5, 6)``."""
-    k, e = VOCAB.index(token) // len(EXPANDS), VOCAB.index(token) % len(EXPANDS)
+    k, e = divmod(VOCAB.index(token), len(EXPANDS))
     return KERNELS[k], EXPANDS[e]
 
 
