@@ -42,7 +42,7 @@ print(space.adjacency.int().numpy())"""),
     ("md", "## Accuracy distributions"),
     ("code", """summary = analysis.distribution_summary(frame)
 print(summary.round(2).to_string(index=False))
-analysis.plot_distributions(frame, FIG / "01_accuracy_distributions.png")"""),
+_ = analysis.plot_distributions(frame, FIG / "01_accuracy_distributions.png")"""),
     ("code", """from IPython.display import Image
 Image(filename=str(FIG / "01_accuracy_distributions.png"))"""),
     ("md", "## Rank correlation between datasets (all 15,625 cells)"),

@@ -1,8 +1,68 @@
-"""Subcommands of this group (registered in nagkit/cli/__init__.py)."""
+"""``nagkit train-scorenet`` and ``nagkit generate``."""
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from nagkit.cli.common import add_parser
+from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
+from nagkit.diffusion.sample import SamplerConfig, generate
+from nagkit.diffusion.train import PROFILES, TrainConfig, make_sde, profile, train, training_set
+from nagkit.metrics import generation_quality
+from nagkit.spaces import SPACES, get_space
+
+
+def train_scorenet(args: argparse.Namespace) -> dict:
+    space = get_space(args.space)
+    net, cfg = profile(space, args.profile, pos_emb=not args.no_pos_emb, seed=args.seed)
+    result = train(space, net, cfg, args.out, resume=args.resume, progress=not args.json)
+    data = {"space": space.name, "profile": args.profile, "checkpoint": str(result.path), "steps": len(result.losses),
+            "final_loss": sum(result.losses[-100:]) / max(1, len(result.losses[-100:])), "seconds": result.seconds}
+    data["text"] = (f"trained {space.name} score net to step {data['steps']} in {result.seconds:.0f} s "
+                    f"(loss {data['final_loss']:.4f}) -> {result.path}")
+    return data
+
+
+def generate_cmd(args: argparse.Namespace) -> dict:
+    space = get_space(args.space)
+    ckpt_path = Path(args.checkpoint) if args.checkpoint else packaged_checkpoint(space.name, not args.no_pos_emb)
+    model, ckpt = load_scorenet(ckpt_path, space)
+    if args.no_pos_emb and model.config.pos_emb != "none":
+        raise ValueError(f"--no-pos-emb given but {ckpt_path} was trained with pos_emb={model.config.pos_emb!r}")
+    cfg = TrainConfig(**ckpt["train_config"])
+    sampler = SamplerConfig(args.sampler, args.steps if args.steps else SamplerConfig().steps)
+    start = time.perf_counter()
+    archs = generate(space, model, make_sde(cfg), args.n, torch.Generator().manual_seed(args.seed), sampler)
+    seconds = time.perf_counter() - start
+    valid = [a for a in archs if a is not None]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text("".join(a + "\n" for a in valid))
+    quality = generation_quality(space, archs, training_set(space, cfg))
+    data = {"space": space.name, "checkpoint": str(ckpt_path), "n": args.n, "invalid": args.n - len(valid),
+            "sampler": sampler.method, "steps": sampler.steps, "seconds": seconds, **quality, "out": args.out}
+    data["text"] = (f"wrote {len(valid)} valid architectures to {args.out} ({args.n - len(valid)} invalid skipped) "
+                    f"in {seconds:.1f} s; validity {quality['validity']:.2%}, uniqueness {quality['uniqueness']:.2%}, "
+                    f"novelty {quality['novelty']:.2%}")
+    return data
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Placeholder until this group's subcommands land."""
+    p = add_parser(sub, "train-scorenet", "train (or resume) a score network on a search space", train_scorenet)
+    p.add_argument("--space", choices=sorted(SPACES), required=True)
+    p.add_argument("--profile", choices=PROFILES, default="quick")
+    p.add_argument("--out", required=True, help="checkpoint path (written atomically, periodically)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-pos-emb", action="store_true", help="ablation: no positional embedding")
+    p.add_argument("--resume", action="store_true", help="continue from --out if it exists")
+    p = add_parser(sub, "generate", "sample architectures with a score network", generate_cmd)
+    p.add_argument("--space", choices=sorted(SPACES), required=True)
+    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint", help="default: the packaged quick checkpoint")
+    p.add_argument("--sampler", choices=("ode", "pc"), default=SamplerConfig().method)
+    p.add_argument("--steps", type=int, help=f"sampling steps (default {SamplerConfig().steps})")
+    p.add_argument("--no-pos-emb", action="store_true", help="use the packaged no-positional-embedding checkpoint")
+    p.add_argument("--out", required=True, help="file for the valid architecture strings, one per line")

@@ -1,8 +1,47 @@
-"""Subcommands of this group (registered in nagkit/cli/__init__.py)."""
+"""``nagkit search``: one NAS run on the NB201 benchmark, printing the incumbent trajectory."""
 from __future__ import annotations
 
 import argparse
 
+from nagkit.benchmarks import DATASETS
+from nagkit.cli.common import add_parser
+
+METHODS = ("rs", "rea", "ls", "bananas", "gpbo")
+
+
+def search(args: argparse.Namespace) -> dict:
+    import torch
+
+    from nagkit.search.anytime import run_one
+
+    torch.set_num_threads(1)  # the surrogates are tiny: extra threads only add overhead
+    if args.method not in METHODS:
+        raise KeyError(f"unknown method {args.method!r}; valid: {list(METHODS)}")
+    if args.dataset not in DATASETS:
+        raise KeyError(f"unknown dataset {args.dataset!r}; valid: {list(DATASETS)}")
+    if args.budget < 1:
+        raise ValueError(f"--budget must be >= 1, got {args.budget}")
+    run = run_one({"label": args.method, "spec": {"name": args.method}, "dataset": args.dataset,
+                   "seed": args.seed, "budget": args.budget, "val_seed": args.val_seed})
+    rows = [{"n_trained": n, "seconds": s, "val_acc": v, "test_acc": t}
+            for n, s, v, t in zip(run["n_trained"], run["seconds"], run["val_acc"], run["test_acc"])]
+    changed = [r for i, r in enumerate(rows) if i == 0 or r["val_acc"] != rows[i - 1]["val_acc"]]
+    lines = [f"{args.method} on {args.dataset}, budget {args.budget}, seed {args.seed}: incumbent (by validation)",
+             f"{'trained':>8} {'sim. hours':>10} {'val acc':>8} {'test acc':>8}"]
+    lines += [f"{r['n_trained']:>8} {r['seconds'] / 3600:>10.2f} {r['val_acc']:>8.2f} {r['test_acc']:>8.2f}"
+              for r in changed]
+    until = run["trained_until_optimum"]
+    lines.append(f"optimum {run['optimum']:.2f}: " + (f"first trained after {until}" if until else "not trained"))
+    return {"method": args.method, "dataset": args.dataset, "budget": args.budget, "seed": args.seed,
+            "trajectory": rows, "final_arch": run["final_arch"], "optimum": run["optimum"],
+            "trained_until_optimum": until, "text": "\n".join(lines)}
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Placeholder until this group's subcommands land."""
+    p = add_parser(sub, "search", "one NAS run on NB201 through the benchmark ledger", search)
+    p.add_argument("--method", required=True, help=f"one of {list(METHODS)}")
+    p.add_argument("--dataset", default="cifar10", help=f"one of {list(DATASETS)}")
+    p.add_argument("--budget", type=int, default=100, help="architectures to train")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-seed", type=int, default=None,
+                   help="benchmark seed for validation accuracy (777/888; default: mean over seeds)")

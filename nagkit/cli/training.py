@@ -1,8 +1,57 @@
-"""Subcommands of this group (registered in nagkit/cli/__init__.py)."""
+"""``nagkit fetch`` (datasets) and ``nagkit train`` (one architecture, one seed, from scratch)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+
+from nagkit.cli.common import add_parser
+from nagkit.data.datasets import SPECS
+from nagkit.train import PROFILES, TrainJob, profile, run_job
+
+
+def fetch(args: argparse.Namespace) -> dict:
+    from nagkit.data.fetch import NetworkUnavailable, fetch as fetch_dataset
+
+    try:
+        return fetch_dataset(args.dataset, args.root, timeout=args.timeout, progress=not args.json)
+    except NetworkUnavailable as err:  # the CLI reports missing inputs as FileNotFoundError (exit 2)
+        raise FileNotFoundError(str(err)) from None
+
+
+def train(args: argparse.Namespace) -> dict:
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("C", args.C), ("N", args.N),
+                                   ("batch_size", args.batch_size), ("device", args.device)) if v is not None}
+    config = profile(args.profile, **overrides)
+    job = TrainJob(args.arch, args.seed, args.dataset, config, space=args.space, root=args.root,
+                   resolution=args.resolution, n_train=args.n_train, n_eval=args.n_eval,
+                   checkpoint_dir=args.checkpoint_dir, progress=not args.json)
+    result = run_job(job)
+    text = (f"{args.dataset} seed {args.seed}, {result['epochs']} epochs, {result['params']:,} params: "
+            f"valid {result['valid_acc']:.2f}%  test {result['test_acc']:.2f}%  ({result['seconds']:.1f} s)")
+    return {**result, "config": dataclasses.asdict(config), "text": text}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Placeholder until this group's subcommands land."""
+    p = add_parser(sub, "fetch", "download a dataset (checksums verified, partial downloads resumed)", fetch)
+    p.add_argument("dataset", choices=list(SPECS))
+    p.add_argument("--root", default=None, help="data root (default $NAGKIT_DATA or ~/.cache/nagkit/data)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the host before failing")
+
+    p = add_parser(sub, "train", "train one architecture from scratch and report valid/test accuracy", train)
+    p.add_argument("arch", help="architecture string (NB201 cell or MBV3 subnet)")
+    p.add_argument("--space", choices=["nb201", "mbv3"], default="nb201")
+    p.add_argument("--dataset", choices=list(SPECS), default="fashion-mnist",
+                   help="fashion-mnist works offline; the others need `nagkit fetch` first")
+    p.add_argument("--root", default=None, help="data root (default $NAGKIT_DATA or ~/.cache/nagkit/data)")
+    p.add_argument("--profile", choices=list(PROFILES), default="paper",
+                   help="paper = NB201 recipe and skeleton (C=16, N=5, 200 epochs); quick = reduced")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=777)
+    p.add_argument("--C", type=int, default=None, help="NB201 stem channels")
+    p.add_argument("--N", type=int, default=None, help="NB201 cells per stage")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--n-train", type=int, default=None, help="train on a seeded subset of this size")
+    p.add_argument("--n-eval", type=int, default=None, help="valid/test subsets of this size")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
+    p.add_argument("--checkpoint-dir", default=None, help="per-epoch checkpoints; rerun to resume")

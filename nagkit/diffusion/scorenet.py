@@ -65,7 +65,8 @@ def attention_allowed(space: SearchSpace, mask: str, direction: str) -> torch.Te
 
 
 def position_embedding(space: SearchSpace, kind: str, width: int) -> torch.Tensor:
-    """Fixed ``(n_nodes, width)`` embedding; ``"stage"`` needs ``space.stage_of_slot`` / ``slot_in_stage``."""
+    """Fixed ``(n_nodes, width)`` embedding; ``"stage"`` needs ``space.stage_of_slot()`` /
+    ``space.slot_in_stage()`` (per-node long tensors)."""
     n = space.n_nodes
     if kind == "none":
         return torch.zeros(n, width)
@@ -73,8 +74,7 @@ def position_embedding(space: SearchSpace, kind: str, width: int) -> torch.Tenso
         return sinusoid(torch.arange(n), width)
     if not (hasattr(space, "stage_of_slot") and hasattr(space, "slot_in_stage")):
         raise ValueError(f"pos_emb='stage' needs a staged space; {space.name!r} has no stage_of_slot/slot_in_stage")
-    stage = torch.tensor([space.stage_of_slot(i) for i in range(n)])
-    slot = torch.tensor([space.slot_in_stage(i) for i in range(n)])
+    slot, stage = space.slot_in_stage(), space.stage_of_slot()
     return torch.cat([sinusoid(slot, width // 2), sinusoid(stage, width - width // 2)], dim=1)
 
 

@@ -1,0 +1,198 @@
+"""Denoising score matching for :class:`ScoreNet` (method.md section 2), resumable bit-identically.
+
+Node features are trained in [-1, 1]: ``x = 2 * onehot - 1``, so an unused (all-zero) slot row
+becomes all -1 ("no type is on"). Every random draw of training (batch indices, times, noise) comes
+from one ``torch.Generator`` whose state is checkpointed with the model, the EMA weights (kept
+separate from the live weights), the optimiser and the loss history, so a resumed run continues
+exactly where an uninterrupted one would be.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from nagkit.diffusion.checkpoint import FORMAT, load_checkpoint, load_weights, save_atomic
+from nagkit.diffusion.sample import allows_empty_rows
+from nagkit.diffusion.scorenet import ScoreNet, ScoreNetConfig
+from nagkit.diffusion.sde import SDE, VESDE, VPSDE
+from nagkit.spaces.base import SearchSpace
+
+PROFILES = ("quick", "paper")
+# VE-SDE sigma_max of the authors' training configs; other spaces default to 1.0.
+SIGMA_MAX = {"nb201": 5.0, "mbv3": 1.0}
+# Quick-profile iterations (CPU minutes); other spaces get the larger one.
+QUICK_STEPS = {"nb201": 1500, "mbv3": 2000}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, SDE and training-set settings."""
+
+    steps: int = 250_000
+    batch_size: int = 256
+    lr: float = 2e-5
+    warmup: int = 1000
+    grad_clip: float = 1.0
+    ema: float = 0.9999
+    sde: str = "ve"  # "ve" | "vp"
+    sigma_min: float = 0.1
+    sigma_max: float = 5.0
+    eps: float = 1e-5
+    train_fraction: float = 0.5  # finite spaces: share of the enumerated space trained on
+    train_samples: int = 500_000  # infinite spaces: size of the uniform training sample
+    split_seed: int = 0
+    seed: int = 0
+    checkpoint_every: int = 5000
+
+
+@dataclass
+class TrainResult:
+    model: ScoreNet
+    ema: ScoreNet
+    losses: list[float]
+    seconds: float
+    path: Path
+
+
+def default_pos_emb(space: SearchSpace) -> str:
+    """``"stage"`` for staged spaces (slot within stage + stage), else ``"index"``."""
+    return "stage" if hasattr(space, "stage_of_slot") else "index"
+
+
+def default_direction(space: SearchSpace) -> str:
+    """``"both"`` in spaces with unused slots: whether a slot may be empty depends on the slots before
+    it (MBV3: layer 4 only after layer 3), so its score must see them; ``"successors"`` otherwise."""
+    return "both" if allows_empty_rows(space) else "successors"
+
+
+def profile(space: SearchSpace, name: str, pos_emb: bool = True, seed: int = 0) -> tuple[ScoreNetConfig, TrainConfig]:
+    """``quick``: a small net trained in minutes on CPU; ``paper``: the authors' sizes and iterations."""
+    if name not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {name!r}")
+    pe = default_pos_emb(space) if pos_emb else "none"
+    sigma_max = SIGMA_MAX.get(space.name, 1.0)
+    direction = default_direction(space)
+    if name == "paper":
+        steps = 1_000_000 if space.name == "mbv3" else 250_000
+        return ScoreNetConfig(pos_emb=pe, direction=direction), TrainConfig(steps=steps, sigma_max=sigma_max, seed=seed)
+    net = ScoreNetConfig(layers=4, width=64, heads=4, ffn=128, pos_emb=pe, direction=direction)
+    train = TrainConfig(steps=QUICK_STEPS.get(space.name, 2000), lr=1e-3, warmup=100, ema=0.999, sigma_max=sigma_max,
+                        train_samples=50_000, seed=seed, checkpoint_every=1000)
+    return net, train
+
+
+def train_split(space: SearchSpace, fraction: float, seed: int) -> list[str]:
+    """Deterministic ``fraction`` of the enumerated space (a seeded permutation, in space order)."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    archs = space.enumerate()
+    perm = torch.randperm(len(archs), generator=torch.Generator().manual_seed(seed))
+    keep = sorted(perm[: round(fraction * len(archs))].tolist())
+    return [archs[i] for i in keep]
+
+
+def training_set(space: SearchSpace, cfg: TrainConfig) -> list[str]:
+    """The architectures a score net is trained on: a split of a finite space, else a uniform sample."""
+    try:
+        return train_split(space, cfg.train_fraction, cfg.split_seed)
+    except NotImplementedError:
+        return space.sample(cfg.train_samples, torch.Generator().manual_seed(cfg.split_seed))
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """One-hot (or all-zero) rows -> the [-1, 1] training scale."""
+    return 2.0 * x - 1.0
+
+
+def make_sde(cfg: TrainConfig) -> SDE:
+    if cfg.sde == "ve":
+        return VESDE(cfg.sigma_min, cfg.sigma_max)
+    if cfg.sde == "vp":
+        return VPSDE()
+    raise ValueError(f"sde must be 've' or 'vp', got {cfg.sde!r}")
+
+
+def dsm_loss(model: ScoreNet, sde: SDE, x0: torch.Tensor, eps: float, g: torch.Generator) -> torch.Tensor:
+    """Denoising score matching, continuous time, averaged over all entries."""
+    t = torch.rand(x0.shape[0], generator=g) * (sde.T - eps) + eps
+    z = torch.randn(x0.shape, generator=g)
+    mean, std = sde.marginal_prob(x0, t)
+    score = model(mean + std[:, None, None] * z, std)
+    return ((score * std[:, None, None] + z) ** 2).mean()
+
+
+def _check_resume(ckpt: dict, net: ScoreNetConfig, cfg: TrainConfig, path: Path) -> None:
+    if ckpt.get("optimizer") is None:
+        raise ValueError(f"{path}: an exported checkpoint cannot be resumed (no optimiser state)")
+    if ckpt["net_config"] != asdict(net):
+        raise ValueError(f"{path}: net config {ckpt['net_config']} != requested {asdict(net)}")
+    saved = {k: v for k, v in ckpt["train_config"].items() if k != "steps"}
+    wanted = {k: v for k, v in asdict(cfg).items() if k != "steps"}
+    if saved != wanted:
+        diff = {k: (saved.get(k), v) for k, v in wanted.items() if saved.get(k) != v}
+        raise ValueError(f"{path}: train config differs from the checkpoint's (saved, requested): {diff}")
+
+
+def train(space: SearchSpace, net: ScoreNetConfig, cfg: TrainConfig, out: str | Path,
+          resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train (or, with ``resume``, continue to ``cfg.steps``) and checkpoint to ``out``."""
+    out = Path(out)
+    sde = make_sde(cfg)
+    data = to_unit(space.encode_batch(training_set(space, cfg)))
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)
+        model = ScoreNet(space, net)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    g = torch.Generator().manual_seed(cfg.seed)
+    losses: list[float] = []
+    if resume and out.exists():
+        ckpt = load_checkpoint(out, space)
+        _check_resume(ckpt, net, cfg, out)
+        load_weights(model, ckpt["model"], out, "model")
+        load_weights(ema, ckpt["ema"], out, "ema")
+        opt.load_state_dict(ckpt["optimizer"])
+        g.set_state(ckpt["rng"])
+        losses = ckpt["losses"].tolist()
+    start, t0 = len(losses), time.perf_counter()
+
+    def save() -> None:
+        save_atomic({"format": FORMAT, "space": space.name, "shape": list(space.shape),
+                     "net_config": asdict(net), "train_config": asdict(cfg), "model": model.state_dict(),
+                     "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": len(losses),
+                     "rng": g.get_state(), "torch_rng": torch.get_rng_state(),
+                     "losses": torch.tensor(losses, dtype=torch.float64)}, out)
+
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress,
+               desc=f"score net {space.name}", mininterval=1.0)
+    model.train()
+    for step in bar:
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+        idx = torch.randint(data.shape[0], (cfg.batch_size,), generator=g)
+        loss = dsm_loss(model, sde, data[idx], cfg.eps, g)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"score-net training diverged: loss {loss.item()} at step {step}; "
+                                     f"last good checkpoint {out} (lower lr={cfg.lr} or check the data)")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        decay = min(cfg.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, p in zip(ema.parameters(), model.parameters()):
+                e.lerp_(p, 1.0 - decay)
+        losses.append(loss.item())
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.4f}")
+        if (step + 1) % cfg.checkpoint_every == 0:
+            save()
+    save()
+    return TrainResult(model.eval(), ema.eval(), losses, time.perf_counter() - t0, out)
+

@@ -1,0 +1,299 @@
+"""MetaD2A meta-training data for the dataset-aware predictor f(X, D) (method.md section 4).
+
+The authors ship torch pickles (``meta_train_tasks_predictor.pt`` and friends; the ImageNet-32
+class features ``imgnet32bylabel.pt`` are a separate download). Pickles can run code when
+loaded, so nagkit reads them only on explicit opt-in (``trust_pickles=True``), with an
+unpickler that allows tensors, numpy arrays and builtins (igraph graphs become a placeholder
+that is dropped), validates every record and converts once into plain-tensor files that load
+with ``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import _codecs
+import collections
+import math
+import pickle
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nagkit.diffusion.sde import SDE
+from nagkit.notebooks import repo_root
+from nagkit.predictors.fit import FitConfig, fit_predictor, noised, rank_correlation
+from nagkit.predictors.model import Predictor, PredictorConfig
+from nagkit.predictors.set_encoder import SetEncoderConfig
+from nagkit.spaces.nb201 import NB201Space
+
+RECORDS_FILE = "meta_train_tasks_predictor.pt"
+TASKS_FILE = "meta_train_task_lst.pt"
+IDX_FILE = "meta_train_tasks_predictor_idx.pt"
+RIDX_FILE = "ridx.pt"
+FEATURES_FILE = "imgnet32bylabel.pt"
+SAFE_RECORDS = "metad2a_nb201.pt"
+SAFE_FEATURES = "imagenet32_resnet18_features.pt"
+RECORDS_FORMAT = "nagkit-metad2a-nb201-v1"
+FEATURES_FORMAT = "nagkit-class-features-v1"
+METAD2A_REPO = "https://github.com/HayeonLee/MetaD2A"
+FEATURES_URL = "https://www.dropbox.com/s/7r3hpugql8qgi9d/imgnet32bylabel.pt?dl=1"
+N_VALID = 400  # MetaD2A: the first 400 records of the idx permutation are the validation split
+
+
+class DroppedGraph:
+    """Stands in for ``igraph.Graph`` while unpickling: accepts anything, keeps nothing."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def __setstate__(self, state) -> None:
+        pass
+
+
+_ALLOWED = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+    ("numpy", "dtype"): np.dtype,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy.core.multiarray", "scalar"): np._core.multiarray.scalar,
+    ("numpy._core.multiarray", "scalar"): np._core.multiarray.scalar,
+    ("numpy.core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
+    ("_codecs", "encode"): _codecs.encode,
+    ("igraph", "Graph"): DroppedGraph,
+}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Resolves only the globals the MetaD2A files need (torch storages are resolved by torch)."""
+
+    def find_class(self, module: str, name: str):  # noqa: ANN201
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from an untrusted pickle") from None
+
+
+_RESTRICTED_PICKLE = types.ModuleType("nagkit_restricted_pickle")  # the pickle_module torch.load uses
+_RESTRICTED_PICKLE.Unpickler = RestrictedUnpickler
+_RESTRICTED_PICKLE.load = lambda f, **kwargs: RestrictedUnpickler(f, **kwargs).load()
+
+
+def load_untrusted(path: Path | str):  # noqa: ANN201
+    """``torch.load`` of an untrusted torch pickle through :class:`RestrictedUnpickler`."""
+    return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_RESTRICTED_PICKLE)
+
+
+def default_source_dir() -> Path:
+    """``../shared/data/metad2a`` next to the nagkit checkout (where the offline copy lives)."""
+    return repo_root().parent / "shared" / "data" / "metad2a"
+
+
+def _risk(src: Path) -> str:
+    return (
+        f"{src} holds torch pickles from MetaD2A's data release; unpickling untrusted files can run "
+        "arbitrary code. nagkit reads them only through a restricted unpickler (tensors, numpy arrays, "
+        "builtins; igraph graphs dropped), but only do so for files you got from the authors' release: "
+        "call convert_metad2a(src_dir, out_dir, trust_pickles=True) to accept this risk."
+    )
+
+
+def _validate(raw: dict, tasks: torch.Tensor, idx: torch.Tensor, ridx: torch.Tensor) -> None:
+    space = NB201Space()
+    keys = ("task", "str", "acc", "x", "flops", "params", "latency")
+    missing = [k for k in keys if k not in raw]
+    if missing:
+        raise ValueError(f"{RECORDS_FILE}: missing keys {missing}; has {sorted(raw)}")
+    n = len(raw["str"])
+    if any(len(raw[k]) != n for k in keys):
+        raise ValueError(f"{RECORDS_FILE}: lists differ in length: { {k: len(raw[k]) for k in keys} }")
+    for i, (arch, x, acc, task) in enumerate(zip(raw["str"], raw["x"], raw["acc"], raw["task"])):
+        x = torch.as_tensor(x, dtype=torch.float32)
+        if tuple(x.shape) != space.shape or not torch.equal(x, space.encode(arch)):
+            raise ValueError(f"{RECORDS_FILE}: record {i}: x {tuple(x.shape)} does not match the encoding of {arch!r}")
+        if not (math.isfinite(acc) and 0.0 <= acc <= 100.0):
+            raise ValueError(f"{RECORDS_FILE}: record {i}: accuracy {acc!r} is not a percentage")
+        if not 0 <= int(task) < len(tasks):
+            raise ValueError(f"{RECORDS_FILE}: record {i}: task {task} outside the {len(tasks)} tasks")
+    if tasks.dim() != 2 or tasks.min() < 1:
+        raise ValueError(f"{TASKS_FILE}: expected (n_tasks, n_classes) 1-based class ids, got {tuple(tasks.shape)}")
+    if not torch.equal(idx.sort().values, torch.arange(n)):
+        raise ValueError(f"{IDX_FILE}: not a permutation of the {n} records")
+    if not torch.equal(ridx.sort().values, torch.arange(len(ridx))):
+        raise ValueError(f"{RIDX_FILE}: not a permutation")
+
+
+def convert_metad2a(src_dir: Path | str, out_dir: Path | str, trust_pickles: bool = False) -> dict[str, Path]:
+    """Validate the MetaD2A pickles in ``src_dir`` and write safe copies to ``out_dir``.
+
+    Writes ``metad2a_nb201.pt`` (records, tasks, index permutations) and, when ``imgnet32bylabel.pt``
+    is present, ``imagenet32_resnet18_features.pt``. Both load with ``torch.load(weights_only=True)``.
+    Refuses (``ValueError``) without ``trust_pickles=True``. Returns the written paths.
+    """
+    src, out = Path(src_dir), Path(out_dir)
+    if not trust_pickles:
+        raise ValueError(_risk(src))
+    missing = [f for f in (RECORDS_FILE, TASKS_FILE, IDX_FILE, RIDX_FILE) if not (src / f).exists()]
+    if missing:
+        raise FileNotFoundError(f"missing MetaD2A files in {src}: {missing} (MetaD2A data release, {METAD2A_REPO})")
+    raw = load_untrusted(src / RECORDS_FILE)
+    tasks = torch.as_tensor(load_untrusted(src / TASKS_FILE), dtype=torch.long)
+    idx = torch.as_tensor(load_untrusted(src / IDX_FILE), dtype=torch.long)
+    ridx = torch.as_tensor(load_untrusted(src / RIDX_FILE), dtype=torch.long)
+    _validate(raw, tasks, idx, ridx)
+    out.mkdir(parents=True, exist_ok=True)
+    records = {
+        "format": RECORDS_FORMAT,
+        "source": f"{RECORDS_FILE}, {TASKS_FILE}, {IDX_FILE}, {RIDX_FILE} of the MetaD2A data release ({METAD2A_REPO})",
+        "arch": [str(a) for a in raw["str"]],
+        "task": torch.tensor([int(t) for t in raw["task"]], dtype=torch.long),
+        "acc": torch.tensor([float(a) for a in raw["acc"]], dtype=torch.float64),
+        **{k: torch.tensor([float(v) for v in raw[k]], dtype=torch.float64) for k in ("flops", "params", "latency")},
+        "task_classes": tasks,
+        "idx": idx,
+        "ridx": ridx,
+    }
+    written = {"records": out / SAFE_RECORDS}
+    torch.save(records, written["records"])
+    if (src / FEATURES_FILE).exists():
+        per_class = load_untrusted(src / FEATURES_FILE)
+        feats = [torch.as_tensor(entry[0], dtype=torch.float32) for entry in per_class]
+        written["features"] = out / SAFE_FEATURES
+        save_class_features(feats, written["features"], source=f"{FEATURES_FILE} of the MetaD2A data release")
+    return written
+
+
+@dataclass(frozen=True)
+class MetaD2AData:
+    """Records ``(task, arch, acc)`` of 20-class ImageNet-32 tasks; ``task_classes[task]`` holds the
+    task's 1-based ImageNet-32 class ids; ``idx`` is MetaD2A's record permutation (the first 400
+    records are its validation split); ``ridx`` a permutation of the NB201 indices they ship."""
+
+    arch: list[str]
+    task: torch.Tensor
+    acc: torch.Tensor
+    flops: torch.Tensor
+    params: torch.Tensor
+    latency: torch.Tensor
+    task_classes: torch.Tensor
+    idx: torch.Tensor
+    ridx: torch.Tensor
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.arch)
+
+    def x(self) -> torch.Tensor:
+        """One-hot NB201 matrices of the records, ``(n, 8, 7)``."""
+        return NB201Space().encode_batch(self.arch)
+
+    def split(self, n_valid: int = N_VALID) -> tuple[torch.Tensor, torch.Tensor]:
+        """MetaD2A's (train, valid) record indices."""
+        return self.idx[n_valid:], self.idx[:n_valid]
+
+
+def load_metad2a(path: Path | str) -> MetaD2AData:
+    """Load converted records (a ``metad2a_nb201.pt`` file or the folder holding it)."""
+    path = Path(path)
+    path = path / SAFE_RECORDS if path.is_dir() else path
+    if not path.exists():
+        raise FileNotFoundError(
+            f"missing {path}: convert MetaD2A's files first with "
+            f"convert_metad2a(src_dir, {path.parent}, trust_pickles=True)"
+        )
+    d = torch.load(path, weights_only=True)
+    if d.get("format") != RECORDS_FORMAT:
+        raise ValueError(f"{path}: not a {RECORDS_FORMAT} file (format {d.get('format')!r})")
+    return MetaD2AData(**{k: d[k] for k in MetaD2AData.__dataclass_fields__})
+
+
+def save_class_features(features: list[torch.Tensor], path: Path | str, source: str = "") -> Path:
+    """Write per-class image features (list index = 0-based class id; each ``(n_images, dim)``)."""
+    dims = {int(f.shape[-1]) for f in features}
+    if not features or len(dims) != 1 or any(f.dim() != 2 for f in features):
+        raise ValueError(f"need a non-empty list of (n_images, dim) tensors of one dim, got dims {sorted(dims)}")
+    path = Path(path)
+    torch.save({"format": FEATURES_FORMAT, "source": source, "features": [f.float().contiguous() for f in features]}, path)
+    return path
+
+
+def load_class_features(path: Path | str) -> list[torch.Tensor]:
+    """Per-class ResNet-18 features of ImageNet-32 (``features[c - 1]`` for MetaD2A class id ``c``)."""
+    path = Path(path)
+    path = path / SAFE_FEATURES if path.is_dir() else path
+    if not path.exists():
+        raise FileNotFoundError(
+            f"missing {path}: the ResNet-18 features of the ImageNet-32 classes are not shipped offline. "
+            f"Download {FEATURES_FILE} from MetaD2A's data release ({FEATURES_URL}, listed in "
+            f"MetaD2A_nas_bench_201/get_files/get_preprocessed_data.py of {METAD2A_REPO}), place it next to "
+            f"{RECORDS_FILE} (e.g. in ../shared/data/metad2a/) and run "
+            f"convert_metad2a(that_folder, {path.parent}, trust_pickles=True)"
+        )
+    d = torch.load(path, weights_only=True)
+    if d.get("format") != FEATURES_FORMAT:
+        raise ValueError(f"{path}: not a {FEATURES_FORMAT} file (format {d.get('format')!r})")
+    return d["features"]
+
+
+class TaskFeatureSampler:
+    """``(record indices, generator) -> (batch, n_classes, n_per_class, dim)``: for each record,
+    ``n_per_class`` random images of every class of its task (MetaD2A's 20 per class)."""
+
+    def __init__(self, data: MetaD2AData, features: list[torch.Tensor], n_per_class: int = 20) -> None:
+        top = int(data.task_classes.max())
+        if top > len(features):
+            raise ValueError(f"tasks use class id {top} but the features cover {len(features)} classes")
+        short = min(len(f) for f in features)
+        if short < n_per_class:
+            raise ValueError(f"a class has {short} images, fewer than n_per_class={n_per_class}")
+        self.data, self.features, self.n_per_class = data, features, n_per_class
+
+    def __call__(self, records: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        out = []
+        for task in self.data.task[records].tolist():
+            classes = self.data.task_classes[task].tolist()
+            out.append(torch.stack([self._draw(self.features[c - 1], generator) for c in classes]))
+        return torch.stack(out)
+
+    def _draw(self, feats: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return feats[torch.randperm(len(feats), generator=generator)[: self.n_per_class]]
+
+
+@dataclass(frozen=True)
+class MetaTrainConfig:
+    """Authors: 10k iterations, lr 1e-3, 20 images per class."""
+
+    n_per_class: int = 20
+    n_valid: int = N_VALID
+    fit: FitConfig = field(default_factory=lambda: FitConfig(steps=10_000, lr=1e-3, batch_size=32))
+
+
+def meta_train_predictor(data: MetaD2AData, features: list[torch.Tensor], config: MetaTrainConfig = MetaTrainConfig(),
+                         predictor: PredictorConfig | None = None, sde: SDE | None = None) -> tuple[Predictor, dict]:
+    """Meta-train f(X, D) on MetaD2A's training records; report rank correlation on its valid split.
+
+    ``predictor`` defaults to a dataset-aware config whose set encoder matches the feature
+    dimension; pass a noise-aware config (and ``sde``) for the guidance copy.
+    """
+    dim = int(features[0].shape[-1])
+    predictor = predictor or PredictorConfig(dataset=SetEncoderConfig(feature_dim=dim))
+    if predictor.dataset is None:
+        raise ValueError("meta-training needs a dataset-aware PredictorConfig (dataset=SetEncoderConfig(...))")
+    sampler = TaskFeatureSampler(data, features, config.n_per_class)
+    train, valid = data.split(config.n_valid)
+    x, y = data.x(), data.acc.float()
+    with torch.random.fork_rng():
+        torch.manual_seed(config.fit.seed)
+        model = Predictor(NB201Space(), predictor)
+    losses = fit_predictor(model, x[train], y[train], config.fit, sde,
+                           dataset_sampler=lambda i, g: sampler(train[i], g))
+    gen = torch.Generator().manual_seed(config.fit.seed + 1)
+    preds = []
+    with torch.no_grad():
+        for chunk in torch.split(valid, 64):
+            xb, sigma = x[chunk], None
+            if predictor.noise_aware:  # validated at the smallest training noise level
+                xb, sigma = noised(xb, sde, torch.full((len(chunk),), config.fit.eps), gen)
+            preds.append(model.predict(xb, sigma, sampler(chunk, gen)))
+    return model, {"losses": losses, "valid": rank_correlation(torch.cat(preds), y[valid])}

@@ -1,0 +1,153 @@
+"""Anytime curves: incumbent test accuracy (incumbent chosen by validation accuracy) versus the
+number of trained architectures and versus simulated training time, over seeds and methods.
+
+A *method* is a label with a spec ``{"name": <strategy>, **config}`` (optionally ``"budget"``
+overriding the common budget). Runs fan out through ``nagkit.executor``; results are plain
+dicts of lists, ready for JSON.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from nagkit.benchmarks import Ledger, NB201Benchmark
+from nagkit.benchmarks.ledger import summarise
+from nagkit.executor import Executor, get_executor
+from nagkit.search.base import get_strategy
+
+_BENCHMARK: NB201Benchmark | None = None
+
+
+def benchmark() -> NB201Benchmark:
+    """One benchmark per process (its tables load once)."""
+    global _BENCHMARK
+    if _BENCHMARK is None:
+        _BENCHMARK = NB201Benchmark()
+    return _BENCHMARK
+
+
+def run_one(task: dict) -> dict:
+    """One search run; ``task``: label, spec, dataset, seed, budget, val_seed (benchmark seed for
+    validation accuracy, ``None``: mean over the benchmark's seeds). Picklable, top-level."""
+    bench = benchmark()
+    spec = dict(task["spec"])
+    strategy = get_strategy(spec.pop("name"), **spec)
+    ledger = Ledger(bench, task["dataset"], seed=task.get("val_seed"))
+    start = time.perf_counter()
+    strategy.run(ledger, task["budget"], torch.Generator().manual_seed(task["seed"]))
+    wall = time.perf_counter() - start
+    traj = ledger.trajectory()
+    optimum = bench.optimum(task["dataset"])[1]
+    return {
+        "label": task["label"], "dataset": task["dataset"], "seed": task["seed"], "budget": task["budget"],
+        "n_trained": [t["n_trained"] for t in traj], "seconds": [t["seconds"] for t in traj],
+        "val_acc": [t["val_acc"] for t in traj], "test_acc": [t["test_acc"] for t in traj],
+        "final_arch": traj[-1]["arch"], "optimum": optimum,
+        "trained_until_optimum": ledger.trained_until(optimum), "wall_seconds": wall,
+    }
+
+
+def make_tasks(methods: dict[str, dict], datasets: Sequence[str], seeds: Sequence[int], budget: int,
+               val_seed: int | None = None) -> list[dict]:
+    """Every (method, dataset, seed) run as a task dict for :func:`run_one`."""
+    tasks = []
+    for label, spec in methods.items():
+        spec = dict(spec)
+        b = int(spec.pop("budget", budget))
+        tasks += [{"label": label, "spec": spec, "dataset": d, "seed": int(s), "budget": b, "val_seed": val_seed}
+                  for d in datasets for s in seeds]
+    return tasks
+
+
+def run_grid(methods: dict[str, dict], datasets: Sequence[str], seeds: Sequence[int], budget: int,
+             executor: Executor | None = None, val_seed: int | None = None) -> list[dict]:
+    """Run every method on every dataset for every seed (through ``executor``, default local)."""
+    executor = executor or get_executor("local", progress=False)
+    return executor.map(run_one, make_tasks(methods, datasets, seeds, budget, val_seed), desc="search runs")
+
+
+def _band(curves: np.ndarray) -> dict[str, list[float]]:
+    """Mean and 95% CI half-width along axis 0 (runs)."""
+    n = curves.shape[0]
+    half = 1.96 * curves.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(curves.shape[1])
+    return {"mean": curves.mean(axis=0).tolist(), "ci95": half.tolist()}
+
+
+def curve_by_count(runs: list[dict]) -> dict:
+    """Incumbent test accuracy after 1..budget trained architectures (mean, 95% CI)."""
+    length = min(len(r["test_acc"]) for r in runs)
+    curves = np.array([r["test_acc"][:length] for r in runs])
+    return {"n_trained": list(range(1, length + 1)), **_band(curves)}
+
+
+def curve_by_time(runs: list[dict], points: int = 60) -> dict:
+    """Incumbent test accuracy on a log grid of simulated seconds where every run is defined."""
+    lo = max(r["seconds"][0] for r in runs)
+    hi = min(r["seconds"][-1] for r in runs)
+    grid = np.geomspace(lo, max(hi, lo), points)
+    curves = np.array([np.asarray(r["test_acc"])[np.searchsorted(r["seconds"], grid, side="right") - 1]
+                       for r in runs])
+    return {"seconds": grid.tolist(), **_band(curves)}
+
+
+def summarise_runs(runs: list[dict]) -> dict:
+    """Per dataset and method label: curves, final accuracy and trained-until-optimum counts."""
+    out: dict[str, dict] = {}
+    for dataset in dict.fromkeys(r["dataset"] for r in runs):
+        for label in dict.fromkeys(r["label"] for r in runs):
+            group = [r for r in runs if r["dataset"] == dataset and r["label"] == label]
+            if not group:
+                continue
+            reached = [r["trained_until_optimum"] for r in group if r["trained_until_optimum"] is not None]
+            out.setdefault(dataset, {})[label] = {
+                "by_count": curve_by_count(group),
+                "by_time": curve_by_time(group),
+                "final_test_acc": summarise([r["test_acc"][-1] for r in group]),
+                "trained_until_optimum": {**(summarise(reached) if reached else {"mean": None, "ci95": None}),
+                                          "n": len(reached), "runs": len(group),
+                                          "median": float(np.median(reached)) if reached else None},
+                "wall_seconds": summarise([r["wall_seconds"] for r in group]),
+                "budget": group[0]["budget"],
+            }
+    return out
+
+
+def accuracy_at(summary: dict, n_trained: int) -> dict[str, float]:
+    """Mean and CI of the incumbent test accuracy after ``n_trained`` trainings."""
+    curve = summary["by_count"]
+    i = min(n_trained, len(curve["mean"])) - 1
+    return {"mean": curve["mean"][i], "ci95": curve["ci95"][i]}
+
+
+def compare_row(entry: dict, paper_acc: float, paper_trained: int | None = None) -> tuple[str, str]:
+    """``(nagkit text, status)`` for a report row: accuracy reproduces when within
+    ``max(95% CI, 0.1)`` points of the paper; a paper count of trained architectures is met when
+    every run trained the optimum and their mean count is at most 1.5x the paper's."""
+    acc = entry["final_test_acc"]
+    until = entry["trained_until_optimum"]
+    counts = f"{until['mean']:.0f}" if until["mean"] is not None else "-"
+    text = f"{acc['mean']:.2f} ± {acc['ci95']:.2f} ({counts} trained; optimum in {until['n']}/{until['runs']} runs)"
+    ok = abs(acc["mean"] - paper_acc) <= max(acc["ci95"], 0.1)
+    if paper_trained is not None:
+        ok = ok and until["n"] == until["runs"] and until["mean"] <= 1.5 * paper_trained
+    return text, "reproduced" if ok else "deviates"
+
+
+def plot_anytime(summary: dict, dataset: str, ax, axis: str = "count", labels: Sequence[str] | None = None) -> None:
+    """Mean incumbent test accuracy with 95% CI bands per method on a matplotlib axis."""
+    key, xkey = ("by_count", "n_trained") if axis == "count" else ("by_time", "seconds")
+    for label in labels or list(summary[dataset]):
+        curve = summary[dataset][label][key]
+        x = np.asarray(curve[xkey]) / (1 if axis == "count" else 3600)
+        mean, half = np.asarray(curve["mean"]), np.asarray(curve["ci95"])
+        ax.plot(x, mean, label=label)
+        ax.fill_between(x, mean - half, mean + half, alpha=0.2)
+    ax.set_xlabel("architectures trained" if axis == "count" else "simulated training time (hours)")
+    if axis != "count":
+        ax.set_xscale("log")
+    ax.set_ylabel("incumbent test accuracy (%)")
+    ax.set_title(dataset)
+    ax.legend(fontsize=8)

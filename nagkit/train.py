@@ -1,0 +1,324 @@
+"""Train architectures from scratch: the NB201 recipe, reduced CPU profiles, seeds and resumption.
+
+NB201 recipe (``profile("paper")``): SGD, Nesterov momentum 0.9, weight decay 5e-4, batch 256,
+learning rate 0.1 annealed to 0 by a per-step cosine, 200 epochs; random crop (pad 4) + flip on
+CIFAR only (MetaD2A trains Aircraft / Pets at 32 px without augmentation). Seeds 777 / 888 / 999;
+results are reported as the mean and 95% t-interval across seeds (``summarize``).
+
+Each epoch ends with an atomic checkpoint (``os.replace``) holding weights, optimiser, RNG states
+and history, loaded with ``weights_only=True``; rerunning the same job resumes it and gives the
+same result as an uninterrupted run. On CPU a job is deterministic given its seed (and a fixed
+thread count; the executor's workers use one thread each).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import stats
+from torch import nn
+from tqdm.auto import tqdm
+
+from nagkit.data.datasets import ImageSet, Splits, load_splits
+from nagkit.executor import Executor, get_executor
+
+SEEDS: tuple[int, ...] = (777, 888, 999)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and network-size settings (defaults = the NB201 recipe and skeleton)."""
+
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    C: int = 16  # NB201 stem width
+    N: int = 5  # NB201 cells per stage
+    dropout: float = 0.1  # MBV3 classifier dropout
+    augment: bool | None = None  # None: the dataset's default (crop + flip on CIFAR)
+    device: str = "auto"  # "auto" = CUDA when present, else CPU
+    eval_batch_size: int = 512
+
+
+PROFILES: dict[str, TrainConfig] = {
+    "paper": TrainConfig(),
+    "quick": TrainConfig(epochs=3, batch_size=128, C=8, N=1),
+}
+
+
+def profile(name: str, **overrides) -> TrainConfig:
+    """A named config (``paper`` | ``quick``) with fields overridden, e.g. ``profile("quick", epochs=2)``."""
+    if name not in PROFILES:
+        raise KeyError(f"unknown training profile {name!r}; valid: {list(PROFILES)}")
+    return dataclasses.replace(PROFILES[name], **overrides)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def build_model(space: str, arch: str, n_classes: int, in_channels: int, config: TrainConfig, seed: int) -> nn.Module:
+    """A freshly initialised network for ``arch`` (initialisation seeded by ``seed``)."""
+    if space == "nb201":
+        from nagkit.nets.nb201 import build_nb201
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_nb201(arch, n_classes, config.C, config.N, in_channels)
+    if space == "mbv3":
+        from nagkit.nets.mbv3 import build_mbv3
+
+        return build_mbv3(arch, n_classes, config.dropout, seed=seed)
+    raise KeyError(f"unknown space {space!r}; valid: ['mbv3', 'nb201']")
+
+
+def prepare_batch(images: torch.Tensor, splits: Splits, channels: int, augment: bool,
+                  generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """uint8 images -> normalised float batch at ``splits.resolution`` (augmented when asked)."""
+    x = images.to(device).float().div_(255)
+    r = splits.resolution
+    if x.shape[-2:] != (r, r):
+        x = F.interpolate(x, size=(r, r), mode="bilinear", align_corners=False, antialias=True)
+    if augment:
+        b = x.shape[0]
+        offsets = torch.randint(0, 9, (b, 2), generator=generator).to(device)
+        flips = (torch.rand(b, generator=generator) < 0.5).to(device)
+        padded = F.pad(x, (4, 4, 4, 4))
+        ar = torch.arange(r, device=device)
+        rows = (offsets[:, 0, None] + ar)[:, None, :, None]
+        cols = (offsets[:, 1, None] + ar)[:, None, None, :]
+        x = padded[torch.arange(b, device=device)[:, None, None, None],
+                   torch.arange(x.shape[1], device=device)[None, :, None, None], rows, cols]
+        x = torch.where(flips[:, None, None, None], x.flip(3), x)
+    mean = torch.tensor(splits.spec.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(splits.spec.std, device=device).view(1, -1, 1, 1)
+    x = (x - mean) / std
+    return x.expand(-1, channels, -1, -1) if x.shape[1] != channels else x
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: ImageSet, splits: Splits, channels: int, device: torch.device,
+             batch_size: int = 512) -> float:
+    """Top-1 accuracy (%) on ``data``."""
+    model.eval()
+    correct = 0
+    for i in range(0, len(data), batch_size):
+        x = prepare_batch(data.images[i: i + batch_size], splits, channels, False, None, device)
+        correct += int((model(x).argmax(1).cpu() == data.labels[i: i + batch_size]).sum())
+    return 100.0 * correct / max(len(data), 1)
+
+
+def _save_atomic(state: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train_network(model: nn.Module, splits: Splits, config: TrainConfig, seed: int, channels: int,
+                  checkpoint: str | Path | None = None, progress: bool = True, desc: str = "",
+                  stop_after: int | None = None) -> dict:
+    """Train ``model`` on ``splits.train``; valid / test accuracy (%) at the end.
+
+    ``checkpoint``: file written after every epoch and resumed from if present (its config must
+    match). ``stop_after``: leave after this many epochs in total (``finished`` False), e.g. to
+    time-slice long jobs; the next call resumes.
+    """
+    device = resolve_device(config.device)
+    model.to(device)
+    augment = splits.spec.augment if config.augment is None else config.augment
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                nesterov=config.nesterov, weight_decay=config.weight_decay)
+    n = len(splits.train)
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    data_rng = torch.Generator().manual_seed(seed)
+    history: dict[str, list[float]] = {"train_loss": [], "train_acc": []}
+    start_epoch, seconds = 0, 0.0
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if ckpt is not None and ckpt.exists():
+            state = torch.load(ckpt, map_location=device, weights_only=True)
+            if state["config"] != dataclasses.asdict(config) or state["seed"] != seed:
+                raise ValueError(f"checkpoint {ckpt} was written for another config/seed; remove it to restart")
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            torch.set_rng_state(state["cpu_rng"])
+            data_rng.set_state(state["data_rng"])
+            start_epoch, seconds, history = state["epoch"], state["seconds"], state["history"]
+        last = config.epochs if stop_after is None else min(config.epochs, stop_after)
+        bar = tqdm(range(start_epoch, last), desc=desc or "train", disable=not progress, leave=False)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            model.train()
+            order = torch.randperm(n, generator=data_rng)
+            loss_sum, correct = 0.0, 0
+            for step in range(steps_per_epoch):
+                lr = 0.5 * config.lr * (1 + math.cos(math.pi * (epoch * steps_per_epoch + step) / total_steps))
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                idx = order[step * config.batch_size: (step + 1) * config.batch_size]
+                x = prepare_batch(splits.train.images[idx], splits, channels, augment, data_rng, device)
+                y = splits.train.labels[idx].to(device)
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                loss_sum += float(loss.detach()) * len(idx)
+                correct += int((logits.argmax(1) == y).sum())
+            history["train_loss"].append(loss_sum / n)
+            history["train_acc"].append(100.0 * correct / n)
+            seconds += time.perf_counter() - t0
+            bar.set_postfix(loss=f"{loss_sum / n:.3f}", acc=f"{100.0 * correct / n:.1f}")
+            if ckpt is not None:
+                ckpt.parent.mkdir(parents=True, exist_ok=True)
+                _save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                              "cpu_rng": torch.get_rng_state(), "data_rng": data_rng.get_state(),
+                              "epoch": epoch + 1, "seconds": seconds, "history": history,
+                              "config": dataclasses.asdict(config), "seed": seed}, ckpt)
+        done = len(history["train_loss"])
+    result = {"seed": seed, "epochs": done, "finished": done == config.epochs, "seconds": seconds,
+              "resumed_from_epoch": start_epoch, "device": str(device), **history,
+              "params": sum(p.numel() for p in model.parameters())}
+    if result["finished"]:
+        result["valid_acc"] = evaluate(model, splits.valid, splits, channels, device, config.eval_batch_size)
+        result["test_acc"] = evaluate(model, splits.test, splits, channels, device, config.eval_batch_size)
+    return result
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """One (architecture, seed) training on a dataset (optionally a seeded subset of it)."""
+
+    arch: str
+    seed: int
+    dataset: str
+    config: TrainConfig
+    space: str = "nb201"
+    root: str | None = None
+    resolution: int = 32
+    n_train: int | None = None
+    n_eval: int | None = None
+    subset_seed: int = 0
+    checkpoint_dir: str | None = None
+    progress: bool = True
+
+    def checkpoint(self) -> Path | None:
+        if self.checkpoint_dir is None:
+            return None
+        key = hashlib.sha1(self.arch.encode()).hexdigest()[:12]
+        return Path(self.checkpoint_dir) / f"{self.space}-{self.dataset}-{key}-s{self.seed}.pt"
+
+
+@lru_cache(maxsize=4)
+def _cached_splits(dataset: str, root: str | None, resolution: int) -> Splits:
+    return load_splits(dataset, root, resolution)
+
+
+def job_splits(job: TrainJob) -> Splits:
+    splits = _cached_splits(job.dataset, job.root, job.resolution)
+    if job.n_train is None and job.n_eval is None:
+        return splits
+    return splits.subset(job.n_train, job.n_eval, job.subset_seed)
+
+
+def run_job(job: TrainJob) -> dict:
+    """Train one job (top-level, so executors can ship it to worker processes)."""
+    splits = job_splits(job)
+    channels = 3 if job.space == "mbv3" else splits.spec.in_channels
+    model = build_model(job.space, job.arch, splits.spec.n_classes, channels, job.config, job.seed)
+    result = train_network(model, splits, job.config, job.seed, channels, job.checkpoint(), job.progress,
+                           desc=f"{job.arch[:40]} s{job.seed}")
+    return {"arch": job.arch, "space": job.space, "dataset": job.dataset, **result}
+
+
+def summarize(values: Iterable[float], confidence: float = 0.95) -> dict:
+    """Mean, sample std and the half-width of the t confidence interval (``None`` for one value)."""
+    v = np.asarray(list(values), dtype=float)
+    if len(v) == 0:
+        raise ValueError("summarize needs at least one value")
+    half = None
+    if len(v) > 1:
+        half = float(stats.t.ppf(0.5 + confidence / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "ci95": half,
+            "n": len(v), "values": v.tolist()}
+
+
+def train_many(archs: list[str], dataset: str, config: TrainConfig, seeds: Iterable[int] = SEEDS,
+               executor: Executor | None = None, **job_fields) -> list[dict]:
+    """Every (arch, seed) pair through ``executor`` (default: local processes); input order kept."""
+    jobs = [TrainJob(a, s, dataset, config, **job_fields) for a in archs for s in seeds]
+    return (executor or get_executor()).map(run_job, jobs, desc=f"train on {dataset}")
+
+
+def by_arch(results: list[dict], metric: str = "test_acc") -> dict[str, dict]:
+    """Per-architecture ``summarize`` of a metric over seeds."""
+    out: dict[str, list[float]] = {}
+    for r in results:
+        out.setdefault(r["arch"], []).append(r[metric])
+    return {a: summarize(v) for a, v in out.items()}
+
+
+def train_groups(groups: dict[str, list[str]], dataset: str, config: TrainConfig, seeds: Iterable[int] = SEEDS,
+                 executor: Executor | None = None, **job_fields) -> dict[str, dict]:
+    """Train every group of cells at the same budget; per group: the runs, per-arch and group summaries.
+
+    The group summary pools the per-architecture seed means (one value per architecture).
+    """
+    seeds = list(seeds)
+    names = list(groups)
+    flat = [a for g in names for a in groups[g]]
+    results = train_many(flat, dataset, config, seeds, executor, **job_fields)
+    out, i = {}, 0
+    for g in names:
+        runs = results[i: i + len(groups[g]) * len(seeds)]
+        i += len(runs)
+        per_arch = by_arch(runs)
+        out[g] = {"archs": groups[g], "runs": runs, "per_arch": per_arch,
+                  "test_acc": summarize(s["mean"] for s in per_arch.values()),
+                  "valid_acc": summarize(s["mean"] for s in by_arch(runs, "valid_acc").values())}
+    return out
+
+
+def top_by_benchmark(pool: list[str], k: int, dataset: str = "cifar10", metric: str = "val_acc") -> list[str]:
+    """The ``k`` cells of ``pool`` with the highest NB201 benchmark value (ties keep pool order)."""
+    from nagkit.benchmarks import NB201Benchmark
+
+    bench = NB201Benchmark()
+    values = [bench.query(a, dataset, metric) for a in pool]
+    order = sorted(range(len(pool)), key=lambda i: -values[i])
+    return [pool[i] for i in order[:k]]
+
+
+def baseline_groups(k: int, pool_size: int, seed: int) -> dict[str, list[str]]:
+    """Two groups of ``k`` NB201 cells drawn from one seeded stream: ``CIFAR-10-ranked`` = the top
+    ``k`` by CIFAR-10 validation accuracy among ``pool_size`` random cells, ``random`` = the next ``k``
+    random cells. Further groups (e.g. guided generation) are added to the dict by the caller."""
+    from nagkit.spaces.nb201 import NB201Space
+
+    cells = NB201Space().sample(pool_size + k, torch.Generator().manual_seed(seed))
+    return {"CIFAR-10-ranked": top_by_benchmark(cells[:pool_size], k), "random": cells[pool_size:]}
+
+
+def best_by_valid(group: dict) -> tuple[str, dict]:
+    """The group's architecture with the best mean validation accuracy, and its test-accuracy summary
+    (the paper's protocol: train candidates, keep the best on validation, report its test mean +- CI)."""
+    valid = by_arch(group["runs"], "valid_acc")
+    arch = max(group["archs"], key=lambda a: valid[a]["mean"])
+    return arch, group["per_arch"][arch]
