@@ -1,4 +1,8 @@
 """pytest configuration shared by unit tests and nbval."""
+import os
+
+# nbval kernels inherit this: notebooks were executed single-threaded (see the Makefile).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def pytest_collectstart(collector):

@@ -1,7 +1,7 @@
-"""Dataset readers on fixtures in the real on-disk formats, downloads against a local HTTP server."""
+"""Dataset readers on fixtures in the real on-disk formats (tests/fixtures.py), downloads against a
+local HTTP server, offline failures with a monkeypatched opener."""
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.server
 import io
@@ -10,102 +10,20 @@ import socket
 import tarfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from nagkit.cli import main as cli_main
 from nagkit.data import datasets, features, fetch
 from nagkit.data.datasets import load_splits, read_idx
+from tests.fixtures import idx_bytes, make_aircraft, make_cifar, make_fashion_mnist, make_pets
 
 RNG = np.random.default_rng(0)
-
-
-def _pickle(path: Path, obj: dict) -> None:
-    path.write_bytes(pickle.dumps(obj, protocol=2))
-
-
-def make_cifar(root: Path, name: str, per_batch: int = 6) -> None:
-    """CIFAR python batches: dicts with ``data`` (N x 3072 uint8) and ``labels`` / ``fine_labels``."""
-    if name == "cifar10":
-        folder = root / "cifar-10-batches-py"
-        folder.mkdir(parents=True)
-        for f in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-            _pickle(folder / f, {"batch_label": f, "labels": RNG.integers(0, 10, per_batch).tolist(),
-                                 "data": RNG.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-                                 "filenames": [f"{i}.png" for i in range(per_batch)]})
-        _pickle(folder / "batches.meta", {"label_names": [f"c{i}" for i in range(10)], "num_cases_per_batch": 6})
-    else:
-        folder = root / "cifar-100-python"
-        folder.mkdir(parents=True)
-        for f, n in (("train", 5 * per_batch), ("test", per_batch)):
-            _pickle(folder / f, {"fine_labels": RNG.integers(0, 100, n).tolist(),
-                                 "coarse_labels": RNG.integers(0, 20, n).tolist(),
-                                 "data": RNG.integers(0, 256, (n, 3072), dtype=np.uint8)})
-        _pickle(folder / "meta", {"fine_label_names": [f"f{i}" for i in range(100)],
-                                  "coarse_label_names": [f"c{i}" for i in range(20)]})
-
-
-def _jpg(path: Path, size: tuple[int, int]) -> None:
-    Image.fromarray(RNG.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
-
-
-def make_aircraft(root: Path) -> None:
-    """fgvc-aircraft-2013b/data: images/*.jpg, class lists, images_<level>_<split>.txt."""
-    data = root / "fgvc-aircraft-2013b" / "data"
-    (data / "images").mkdir(parents=True)
-    makers = ["Airbus", "Boeing", "de Havilland"]
-    (data / "manufacturers.txt").write_text("\n".join(makers) + "\n")
-    (data / "families.txt").write_text("A320\n737\nDHC-8\n")
-    (data / "variants.txt").write_text("A320\n737-800\nDHC-8-100\n")
-    ids = {"trainval": [f"{1000000 + i:07d}" for i in range(6)], "test": [f"{2000000 + i:07d}" for i in range(4)]}
-    ids["train"], ids["val"] = ids["trainval"][:3], ids["trainval"][3:]
-    for split, names in ids.items():
-        lines = [f"{n} {makers[i % 3]}" for i, n in enumerate(names)]
-        (data / f"images_manufacturer_{split}.txt").write_text("\n".join(lines) + "\n")
-        (data / f"images_variant_{split}.txt").write_text("\n".join(f"{n} A320" for n in names) + "\n")
-        (data / f"images_family_{split}.txt").write_text("\n".join(f"{n} A320" for n in names) + "\n")
-    for names in (ids["trainval"], ids["test"]):
-        for n in names:
-            _jpg(data / "images" / f"{n}.jpg", (60, 40))
-
-
-def make_pets(root: Path) -> None:
-    """oxford-iiit-pet: images/<Breed>_<n>.jpg, annotations/{trainval,test}.txt ("id class species breed")."""
-    base = root / "oxford-iiit-pet"
-    (base / "images").mkdir(parents=True)
-    (base / "annotations").mkdir()
-    breeds = [("Abyssinian", 1, 1), ("american_bulldog", 2, 2), ("Bengal", 3, 1)]
-    for split, start in (("trainval", 1), ("test", 100)):
-        lines = []
-        for b, (breed, cls, species) in enumerate(breeds):
-            for k in range(2):
-                image_id = f"{breed}_{start + k}"
-                lines.append(f"{image_id} {cls} {species} {b + 1}")
-                _jpg(base / "images" / f"{image_id}.jpg", (50, 70))
-        (base / "annotations" / f"{split}.txt").write_text("\n".join(lines) + "\n")
-
-
-def _idx(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def make_fashion_mnist(root: Path, compressed: bool = True) -> None:
-    folder = root / "fashion-mnist"
-    folder.mkdir(parents=True)
-    for prefix, n in (("train", 20), ("t10k", 10)):
-        for kind, arr in (("images-idx3-ubyte", RNG.integers(0, 256, (n, 28, 28))),
-                          ("labels-idx1-ubyte", np.arange(n) % 10)):
-            raw = _idx(arr)
-            path = folder / f"{prefix}-{kind}"
-            if compressed:
-                Path(f"{path}.gz").write_bytes(gzip.compress(raw))
-            else:
-                path.write_bytes(raw)
 
 
 def test_cifar10_batches_and_nb201_split(tmp_path: Path) -> None:
@@ -165,7 +83,7 @@ def test_fashion_mnist_idx(tmp_path: Path, compressed: bool) -> None:
 
 def test_idx_reader_rejects_truncated_file(tmp_path: Path) -> None:
     path = tmp_path / "bad-idx3-ubyte"
-    path.write_bytes(_idx(np.zeros((3, 2, 2)))[:-1])
+    path.write_bytes(idx_bytes(np.zeros((3, 2, 2)))[:-1])
     with pytest.raises(ValueError, match="header says"):
         read_idx(path)
 
@@ -320,3 +238,79 @@ def test_features_need_weights_unless_random_is_explicit(tmp_path: Path) -> None
     assert a.pretrained and torch.equal(a.features, b.features)
     with pytest.raises(ValueError, match="fewer than per_class"):
         features.class_sets(s.train, 10, per_class=3)
+
+
+# --- offline: the opener fails ---------------------------------------------------------------
+
+@pytest.mark.parametrize("error", [urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution")),
+                                   ConnectionRefusedError(111, "Connection refused"),
+                                   socket.timeout("timed out"), OSError(101, "Network is unreachable")])
+def test_download_offline_raises_one_clear_error(tmp_path: Path, monkeypatch, error: Exception) -> None:
+    def opener(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(urllib.request, "urlopen", opener)
+    with pytest.raises(fetch.NetworkUnavailable) as err:
+        fetch.download("https://host.invalid/a.tar.gz", tmp_path / "a.tar.gz", None, progress=False)
+    message = str(err.value)
+    assert "offline" in message and "https://host.invalid/a.tar.gz" in message
+    assert str(tmp_path / "a.tar.gz") in message and "\n" not in message
+    assert not list(tmp_path.iterdir())
+
+
+def test_fetch_cli_exits_2_with_one_line_when_opener_fails(tmp_path: Path, monkeypatch, capsys) -> None:
+    def opener(*args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(fetch, "check_online", lambda url, timeout: None)  # the host "answers", the download not
+    monkeypatch.setattr(urllib.request, "urlopen", opener)
+    assert cli_main(["fetch", "cifar10", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("nagkit fetch: error:")
+    assert "name resolution" in err and "cifar-10-python.tar.gz" in err and str(tmp_path) in err
+
+
+class _BrokenResponse:
+    """A response that delivers one block, then loses the connection."""
+
+    status, headers = 200, {"Content-Length": "200"}
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def read(self, n: int) -> bytes:
+        self.calls += 1
+        if self.calls > 1:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        return b"x" * 100
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def test_interrupted_download_keeps_part_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: _BrokenResponse())
+    with pytest.raises(fetch.NetworkUnavailable, match="broke off.*rerun to resume"):
+        fetch.download("http://h/b.bin", tmp_path / "b.bin", None, progress=False)
+    assert (tmp_path / "b.bin.part").read_bytes() == b"x" * 100
+
+
+def test_http_error_is_reported_as_bad_input(server, tmp_path: Path) -> None:
+    _, base = server
+    with pytest.raises(ValueError, match="HTTP 404"):
+        fetch.download(f"{base}/missing.bin", tmp_path / "m.bin", None, timeout=5, progress=False)
+
+
+def test_fashion_mnist_missing_names_debian_package(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(datasets, "FASHION_MNIST_SYSTEM", tmp_path / "absent")
+    with pytest.raises(FileNotFoundError, match="Debian package dataset-fashion-mnist"):
+        load_splits("fashion-mnist", tmp_path)
+    system = tmp_path / "system"
+    make_fashion_mnist(system)
+    monkeypatch.setattr(datasets, "FASHION_MNIST_SYSTEM", system / "fashion-mnist")
+    assert len(load_splits("fashion-mnist", tmp_path / "empty").train) == 20
+    out = fetch.fetch("fashion-mnist", tmp_path / "empty", progress=False)
+    assert out["path"] == str(system / "fashion-mnist") and not out["downloaded"]

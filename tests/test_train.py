@@ -103,7 +103,7 @@ def test_summarize_t_interval() -> None:
 
 
 def _fashion_root(tmp_path: Path) -> Path:
-    from tests.test_data import make_fashion_mnist
+    from tests.fixtures import make_fashion_mnist
 
     make_fashion_mnist(tmp_path)
     return tmp_path

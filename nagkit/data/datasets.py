@@ -175,8 +175,8 @@ def find_fashion_mnist(root: Path) -> Path:
         if all((folder / f).exists() or (folder / f"{f}.gz").exists() for f in _FMNIST_FILES):
             return folder
     raise FileNotFoundError(
-        f"Fashion-MNIST not found under {root} or {FASHION_MNIST_SYSTEM}; "
-        "`apt-get install dataset-fashion-mnist` or `nagkit fetch fashion-mnist`")
+        f"Fashion-MNIST not found under {root} or {FASHION_MNIST_SYSTEM}: install the Debian package "
+        "dataset-fashion-mnist (`apt-get install dataset-fashion-mnist`) or run `nagkit fetch fashion-mnist`")
 
 
 def read_fashion_mnist(root: Path) -> tuple[ImageSet, ImageSet]:

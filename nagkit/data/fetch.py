@@ -9,6 +9,7 @@ to download by hand and where to put it.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import socket
 import tarfile
@@ -29,6 +30,16 @@ _PETS = "https://www.robots.ox.ac.uk/~vgg/data/pets/data/"
 
 class NetworkUnavailable(ConnectionError):
     """The download host cannot be reached; the message says what to fetch by hand."""
+
+
+# What the opener raises when there is no network: URLError (name resolution, refused connection),
+# TimeoutError (= socket.timeout), ConnectionError and other OSErrors (network unreachable).
+_NETWORK_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError, OSError)
+
+
+def _reason(err: BaseException) -> str:
+    reason = getattr(err, "reason", None) if isinstance(err, urllib.error.URLError) else None
+    return f"{type(err).__name__}: {reason if reason is not None else err}"
 
 
 @dataclass(frozen=True)
@@ -119,8 +130,12 @@ def download(url: str, dest: Path, md5: str | None, timeout: float = 30.0, progr
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:
         if err.code != 416:  # 416: nothing left to send, the part file is already complete
-            raise
+            raise ValueError(f"{url}: the server answered HTTP {err.code} ({err.reason}); download it by hand "
+                             f"and put it at {dest}") from None
         response = None
+    except _NETWORK_ERRORS as err:  # URLError (DNS, refused), socket timeouts, unreachable network
+        raise NetworkUnavailable(f"cannot download {url} ({_reason(err)}); offline? Download it by hand and "
+                                 f"put it at {dest}") from None
     if response is not None:
         with response:
             resumed = response.status == 206 and response.headers.get("Content-Range", "").startswith(
@@ -131,7 +146,15 @@ def download(url: str, dest: Path, md5: str | None, timeout: float = 30.0, progr
             with open(part, "ab" if resumed else "wb") as f, tqdm(
                 total=total, initial=start, unit="B", unit_scale=True, desc=dest.name, disable=not progress
             ) as bar:
-                for block in iter(lambda: response.read(1 << 20), b""):
+                while True:
+                    try:
+                        block = response.read(1 << 20)
+                    except (*_NETWORK_ERRORS, http.client.HTTPException) as err:
+                        raise NetworkUnavailable(f"download of {url} broke off ({_reason(err)}); {part} is kept: "
+                                                 "rerun to resume, or download the file by hand and put it at "
+                                                 f"{dest}") from None
+                    if not block:
+                        break
                     f.write(block)
                     bar.update(len(block))
     if md5 is not None and (got := file_digest(part)) != md5:
@@ -141,16 +164,19 @@ def download(url: str, dest: Path, md5: str | None, timeout: float = 30.0, progr
     return dest
 
 
-def _present(name: str, root: Path) -> bool:
+def _present(name: str, root: Path) -> Path | None:
+    """Where ``name`` already is (Fashion-MNIST: also the Debian package's folder), else ``None``."""
     if name == "fashion-mnist":
         try:
-            return find_fashion_mnist(root).is_relative_to(root)
+            return find_fashion_mnist(root)
         except FileNotFoundError:
-            return False
+            return None
     folder = root / get_spec(name).folder
     if name == "pets":  # two archives: both must have been extracted
-        return (folder / "images").is_dir() and (folder / "annotations").is_dir()
-    return folder.is_dir() and any(folder.iterdir())
+        done = (folder / "images").is_dir() and (folder / "annotations").is_dir()
+    else:
+        done = folder.is_dir() and any(folder.iterdir())
+    return folder if done else None
 
 
 def fetch(name: str, root: str | Path | None = None, timeout: float = 5.0, progress: bool = True) -> dict:
@@ -158,15 +184,16 @@ def fetch(name: str, root: str | Path | None = None, timeout: float = 5.0, progr
     get_spec(name)
     root = Path(root) if root is not None else default_root()
     target = root / get_spec(name).folder
-    if _present(name, root):
-        return {"dataset": name, "path": str(target), "downloaded": [], "text": f"{name} already in {target}"}
+    if (found := _present(name, root)) is not None:
+        return {"dataset": name, "path": str(found), "downloaded": [], "text": f"{name} already in {found}"}
+    files = []
     try:
         check_online(RESOURCES[name][0].url, timeout)
+        paths = [download(r.url, root / r.subdir / r.filename, r.md5, timeout=max(timeout, 30.0), progress=progress)
+                 for r in RESOURCES[name]]
     except NetworkUnavailable as err:
         raise NetworkUnavailable(f"{err}. To fetch {name} by hand: {manual_instructions(name, root)}") from None
-    files = []
-    for r in RESOURCES[name]:
-        path = download(r.url, root / r.subdir / r.filename, r.md5, timeout=max(timeout, 30.0), progress=progress)
+    for r, path in zip(RESOURCES[name], paths):
         files.append({"file": str(path), "md5": file_digest(path), "sha256": file_digest(path, "sha256"),
                       "verified": r.md5 is not None})
         if r.extract:
