@@ -51,6 +51,7 @@ class TrainConfig:
     augment: bool | None = None  # None: the dataset's default (crop + flip on CIFAR)
     device: str = "auto"  # "auto" = CUDA when present, else CPU
     eval_batch_size: int = 512
+    bn_recalibrate: int = 0  # >0: re-estimate BatchNorm statistics on this many training images before evaluating (OFA)
 
 
 PROFILES: dict[str, TrainConfig] = {
@@ -72,8 +73,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_model(space: str, arch: str, n_classes: int, in_channels: int, config: TrainConfig, seed: int) -> nn.Module:
-    """A freshly initialised network for ``arch`` (initialisation seeded by ``seed``)."""
+def build_model(space: str, arch: str, n_classes: int, in_channels: int, config: TrainConfig, seed: int,
+                ofa_weights: str | Path | None = None) -> nn.Module:
+    """A freshly initialised network for ``arch`` (initialisation seeded by ``seed``); an MBV3 subnet
+    starts from the OFA supernet's weights when ``ofa_weights`` (a supernet checkpoint) is given."""
+    if ofa_weights is not None and space != "mbv3":
+        raise ValueError("ofa_weights are OFA MobileNetV3 supernet weights: only for space 'mbv3'")
     if space == "nb201":
         from nagkit.nets.nb201 import build_nb201
 
@@ -81,9 +86,12 @@ def build_model(space: str, arch: str, n_classes: int, in_channels: int, config:
             torch.manual_seed(seed)
             return build_nb201(arch, n_classes, config.C, config.N, in_channels)
     if space == "mbv3":
-        from nagkit.nets.mbv3 import build_mbv3
+        from nagkit.nets.mbv3 import build_mbv3, load_ofa_weights
 
-        return build_mbv3(arch, n_classes, config.dropout, seed=seed)
+        model = build_mbv3(arch, n_classes, config.dropout, seed=seed)
+        if ofa_weights is not None:
+            load_ofa_weights(model, ofa_weights)  # the classifier stays initialised when n_classes differs
+        return model
     raise KeyError(f"unknown space {space!r}; valid: ['mbv3', 'nb201']")
 
 
@@ -109,6 +117,30 @@ def prepare_batch(images: torch.Tensor, splits: Splits, channels: int, augment: 
     std = torch.tensor(splits.spec.std, device=device).view(1, -1, 1, 1)
     x = (x - mean) / std
     return x.expand(-1, channels, -1, -1) if x.shape[1] != channels else x
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, splits: Splits, channels: int, n_images: int, seed: int,
+                   device: torch.device, batch_size: int = 256) -> None:
+    """Replace every BatchNorm's running statistics by their exact average over ``n_images`` seeded
+    training images (OFA resets subnet statistics this way before evaluating; short runs need it
+    because the running averages lag behind fast-changing weights)."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns or n_images <= 0:
+        return
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    idx = torch.randperm(len(splits.train), generator=torch.Generator().manual_seed(seed))[:n_images]
+    model.train()
+    try:
+        for i in range(0, len(idx), batch_size):
+            model(prepare_batch(splits.train.images[idx[i: i + batch_size]], splits, channels, False, None, device))
+    finally:
+        for m, momentum in zip(bns, saved):
+            m.momentum = momentum
+        model.eval()
 
 
 @torch.no_grad()
@@ -197,6 +229,7 @@ def train_network(model: nn.Module, splits: Splits, config: TrainConfig, seed: i
               "resumed_from_epoch": start_epoch, "device": str(device), **history,
               "params": sum(p.numel() for p in model.parameters())}
     if result["finished"]:
+        recalibrate_bn(model, splits, channels, config.bn_recalibrate, seed, device)
         result["valid_acc"] = evaluate(model, splits.valid, splits, channels, device, config.eval_batch_size)
         result["test_acc"] = evaluate(model, splits.test, splits, channels, device, config.eval_batch_size)
     return result
@@ -218,12 +251,14 @@ class TrainJob:
     subset_seed: int = 0
     checkpoint_dir: str | None = None
     progress: bool = True
+    ofa_weights: str | None = None  # MBV3: start from these OFA supernet weights instead of from scratch
 
     def checkpoint(self) -> Path | None:
         if self.checkpoint_dir is None:
             return None
         key = hashlib.sha1(self.arch.encode()).hexdigest()[:12]
-        return Path(self.checkpoint_dir) / f"{self.space}-{self.dataset}-{key}-s{self.seed}.pt"
+        init = "-ofa" if self.ofa_weights is not None else ""
+        return Path(self.checkpoint_dir) / f"{self.space}-{self.dataset}-{key}{init}-s{self.seed}.pt"
 
 
 @lru_cache(maxsize=4)
@@ -242,10 +277,11 @@ def run_job(job: TrainJob) -> dict:
     """Train one job (top-level, so executors can ship it to worker processes)."""
     splits = job_splits(job)
     channels = 3 if job.space == "mbv3" else splits.spec.in_channels
-    model = build_model(job.space, job.arch, splits.spec.n_classes, channels, job.config, job.seed)
+    model = build_model(job.space, job.arch, splits.spec.n_classes, channels, job.config, job.seed, job.ofa_weights)
     result = train_network(model, splits, job.config, job.seed, channels, job.checkpoint(), job.progress,
                            desc=f"{job.arch[:40]} s{job.seed}")
-    return {"arch": job.arch, "space": job.space, "dataset": job.dataset, **result}
+    return {"arch": job.arch, "space": job.space, "dataset": job.dataset,
+            "init": "ofa" if job.ofa_weights is not None else "scratch", **result}
 
 
 def summarize(values: Iterable[float], confidence: float = 0.95) -> dict:
@@ -314,6 +350,98 @@ def baseline_groups(k: int, pool_size: int, seed: int) -> dict[str, list[str]]:
 
     cells = NB201Space().sample(pool_size + k, torch.Generator().manual_seed(seed))
     return {"CIFAR-10-ranked": top_by_benchmark(cells[:pool_size], k), "random": cells[pool_size:]}
+
+
+NB201_SOURCES: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
+
+
+@dataclass(frozen=True)
+class GuidedGeneration:
+    """DiffusionNAG's candidate generation on NB201 for a dataset outside the benchmark: the packaged
+    score net, guided (constant scale ``w``, maximise) by a noise-aware surrogate of the ``sources``'
+    accuracies; rounds of ``batch`` samples until ``min_unique`` functionally distinct valid cells
+    (at most ``max_rounds``); ``w = 0`` samples without guidance."""
+
+    w: float = 10.0
+    batch: int = 100
+    min_unique: int = 10
+    max_rounds: int = 5
+    sources: tuple[str, ...] = NB201_SOURCES
+    steps: int = 20  # predictor-corrector steps (nagkit's fast sampler; the authors use 1000)
+
+
+def guided_nb201_cells(k: int, seed: int, surrogate=None, config: GuidedGeneration = GuidedGeneration(),
+                       cache_dir: str | Path | None = None) -> dict:
+    """Generate NB201 cells as ``config`` says, rank the distinct valid ones with the *clean*
+    surrogate (trained on the same sources) and return the top ``k`` with the generation record.
+
+    ``surrogate``: a ``nagkit.predictors.fit.SurrogateConfig`` (default: its quick profile); both
+    surrogates are cached in ``cache_dir`` (default ``runs/surrogates``). Keys of the result: ``cells`` (top ``k``, best
+    first), ``ranked`` ((cell, clean score) of every distinct valid cell, best first), ``valid_cells``
+    (every valid sample, duplicates kept), ``generated``, ``valid``, ``unique``, ``rounds``.
+    """
+    from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
+    from nagkit.diffusion.sample import SamplerConfig, generate
+    from nagkit.diffusion.train import TrainConfig as ScoreTrainConfig
+    from nagkit.diffusion.train import make_sde
+    from nagkit.guidance import Objective, Schedule, make_guidance
+    from nagkit.predictors.fit import SurrogateConfig, predict, train_surrogate
+    from nagkit.spaces.nb201 import NB201Space
+
+    surrogate = surrogate or SurrogateConfig()
+    space = NB201Space()
+    model, ckpt = load_scorenet(packaged_checkpoint("nb201"), space)
+    sde = make_sde(ScoreTrainConfig(**ckpt["train_config"]))
+    if (getattr(sde, "sigma_min", None), getattr(sde, "sigma_max", None)) != (surrogate.sigma_min, surrogate.sigma_max):
+        raise ValueError("the noise-aware surrogate must be trained at the score network's noise levels")
+    clean = train_surrogate(config.sources, False, surrogate, seed, cache_dir)
+    guidance = None
+    if config.w:
+        noise = train_surrogate(config.sources, True, surrogate, seed, cache_dir)
+        guidance = make_guidance([Objective(noise.predict)], sde, Schedule("constant", config.w))
+    generator = torch.Generator().manual_seed(seed)
+    distinct: dict[str, str] = {}  # canonical form -> first generated string
+    valid_cells: list[str] = []
+    generated = rounds = 0
+    while rounds < config.max_rounds and len(distinct) < max(k, config.min_unique):
+        cells = generate(space, model, sde, config.batch, generator, SamplerConfig("pc", config.steps),
+                         guidance=guidance)
+        generated, rounds = generated + len(cells), rounds + 1
+        for cell in cells:
+            if cell is not None:
+                valid_cells.append(cell)
+                distinct.setdefault(space.canonical(cell), cell)
+    if len(distinct) < k:
+        raise RuntimeError(f"only {len(distinct)} distinct valid cells in {generated} samples; need {k}")
+    candidates = list(distinct.values())
+    scores = predict(clean, space.encode_batch(candidates)).tolist()
+    order = sorted(range(len(candidates)), key=lambda i: -scores[i])
+    ranked = [(candidates[i], scores[i]) for i in order]
+    return {"cells": [c for c, _ in ranked[:k]], "ranked": ranked, "valid_cells": valid_cells,
+            "generated": generated, "valid": len(valid_cells), "unique": len(distinct), "rounds": rounds}
+
+
+def generated_mbv3_subnets(k: int, seed: int, n: int = 100, resolution: int = 32, n_classes: int = 10,
+                           steps: int = 20) -> dict:
+    """``n`` samples of the packaged MBV3 score net (unguided); of the distinct valid subnets the ``k``
+    with the most MFLOPs at ``resolution`` (a capacity proxy: no MBV3 accuracy predictor works
+    offline). Keys: ``subnets`` (best first), ``generated``, ``valid``, ``unique``."""
+    from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
+    from nagkit.diffusion.sample import SamplerConfig, generate
+    from nagkit.diffusion.train import TrainConfig as ScoreTrainConfig
+    from nagkit.diffusion.train import make_sde
+    from nagkit.spaces import mbv3
+
+    space = mbv3.MBV3Space()
+    model, ckpt = load_scorenet(packaged_checkpoint("mbv3"), space)
+    sde = make_sde(ScoreTrainConfig(**ckpt["train_config"]))
+    cells = generate(space, model, sde, n, torch.Generator().manual_seed(seed), SamplerConfig("pc", steps))
+    valid = [c for c in cells if c is not None]
+    distinct = list(dict.fromkeys(valid))
+    if len(distinct) < k:
+        raise RuntimeError(f"only {len(distinct)} distinct valid subnets in {n} samples; need {k}")
+    ranked = sorted(distinct, key=lambda a: -mbv3.flops(a, resolution, n_classes))
+    return {"subnets": ranked[:k], "generated": n, "valid": len(valid), "unique": len(distinct)}
 
 
 def best_by_valid(group: dict) -> tuple[str, dict]:

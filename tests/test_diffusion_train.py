@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from nagkit.diffusion.checkpoint import export_checkpoint, load_checkpoint, load_scorenet
+from nagkit.diffusion.checkpoint import export_checkpoint, load_checkpoint, load_scorenet, packaged_checkpoint
 from nagkit.diffusion.scorenet import ScoreNetConfig
 from nagkit.diffusion.train import TrainConfig, profile, train, train_split, training_set
 from nagkit.spaces import get_space
@@ -81,6 +81,16 @@ def test_split_deterministic_half():
     mb = get_space("mbv3")
     _, cfg = profile(mb, "quick")
     assert training_set(mb, replace(cfg, train_samples=10)) == training_set(mb, replace(cfg, train_samples=10))
+
+
+@pytest.mark.parametrize("name", ["nb201", "mbv3"])
+@pytest.mark.parametrize("pos", [True, False])
+def test_quick_profile_describes_packaged_checkpoints(name, pos):
+    space = get_space(name)
+    net, cfg = profile(space, "quick", pos_emb=pos)
+    ckpt = load_checkpoint(packaged_checkpoint(name, pos), space)
+    assert ScoreNetConfig(**ckpt["net_config"]) == net
+    assert TrainConfig(**ckpt["train_config"]) == cfg and ckpt["step"] == cfg.steps
 
 
 def test_profiles():

@@ -64,8 +64,44 @@ def test_no_pos_emb_full_attention_cannot_tell_slots_apart():
     assert torch.allclose(out[0, 5], out[0, 2], atol=1e-5)
 
 
+def test_denoiser_parameterisation_skip_path():
+    # With the head zeroed, the EDM denoiser is D = c_skip x = x / (sigma^2 + 1), i.e. score -x / (sigma^2 + 1);
+    # the authors' parameterisation then returns 0.
+    space = get_space("mbv3")
+    torch.manual_seed(0)
+    x = torch.randn(2, *space.shape)
+    sigma = torch.tensor([0.1, 2.0])
+    for param, expected in (("denoiser", -x / (sigma[:, None, None] ** 2 + 1)), ("score", torch.zeros_like(x))):
+        net = ScoreNet(space, ScoreNetConfig(layers=1, width=16, heads=2, ffn=16, param=param)).eval()
+        torch.nn.init.zeros_(net.head.weight)
+        torch.nn.init.zeros_(net.head.bias)
+        assert torch.allclose(net(x, sigma), expected, atol=1e-6)
+
+
+def test_categorical_parameterisation_is_posterior_mean():
+    # Zero head: the logits are the likelihoods 2 x / sigma^2 (types) and 0 ("empty", MBV3 only),
+    # so the denoised rows are 2 softmax - 1 over those states, and the score is (D - x) / sigma^2.
+    torch.manual_seed(0)
+    sigma = torch.tensor([0.3, 1.0])
+    s2 = sigma[:, None, None] ** 2
+    for name, empty in (("mbv3", True), ("nb201", False)):
+        space = get_space(name)
+        x = torch.randn(2, *space.shape)
+        net = ScoreNet(space, ScoreNetConfig(layers=1, width=16, heads=2, ffn=16, param="categorical")).eval()
+        assert net.head.out_features == space.n_vocab + empty
+        torch.nn.init.zeros_(net.head.weight)
+        torch.nn.init.zeros_(net.head.bias)
+        logits = 2 * x / s2
+        if empty:
+            logits = torch.cat([logits, torch.zeros(2, space.n_nodes, 1)], dim=-1)
+        denoised = 2 * logits.softmax(-1)[..., : space.n_vocab] - 1
+        assert torch.allclose(net(x, sigma), (denoised - x) / s2, atol=1e-4)
+
+
 def test_bad_config():
     with pytest.raises(ValueError, match="pos_emb"):
         ScoreNetConfig(pos_emb="learned")
     with pytest.raises(ValueError, match="divisible"):
         ScoreNetConfig(width=30, heads=4)
+    with pytest.raises(ValueError, match="param"):
+        ScoreNetConfig(param="x0")

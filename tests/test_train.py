@@ -12,8 +12,10 @@ from nagkit.cli import main as cli_main
 from nagkit.data.datasets import SPECS, ImageSet, Splits
 from nagkit.executor import get_executor
 from nagkit.nets.nb201 import build_nb201
-from nagkit.train import (TrainJob, build_model, prepare_batch, profile, run_job, summarize, top_by_benchmark,
-                          train_groups, train_network)
+from nagkit.train import (GuidedGeneration, TrainJob, build_model, generated_mbv3_subnets, guided_nb201_cells,
+                          prepare_batch, profile, recalibrate_bn, run_job, summarize, top_by_benchmark, train_groups,
+                          train_network)
+from tests.fixtures import make_fashion_mnist
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|"
 CONFIG = profile("quick", epochs=3, batch_size=32, C=4, N=1, device="cpu")
@@ -103,8 +105,6 @@ def test_summarize_t_interval() -> None:
 
 
 def _fashion_root(tmp_path: Path) -> Path:
-    from tests.fixtures import make_fashion_mnist
-
     make_fashion_mnist(tmp_path)
     return tmp_path
 
@@ -125,6 +125,10 @@ def test_groups_and_cli_on_fashion_mnist_fixture(tmp_path: Path, capsys) -> None
     assert '"test_acc"' in capsys.readouterr().out
     assert cli_main(["train", ARCH, "--dataset", "cifar10", "--root", root]) == 2
     assert "nagkit fetch cifar10" in capsys.readouterr().err
+    argv = ["train", "k3e3-k3e3|k3e3-k3e3|k3e3-k3e3|k3e3-k3e3|k3e3-k3e3", "--space", "mbv3", "--dataset",
+            "fashion-mnist", "--root", root, "--ofa-weights", str(tmp_path / "missing.pth")]
+    assert cli_main(argv) == 2
+    assert "OFA supernet checkpoint not found" in capsys.readouterr().err
 
 
 def test_top_by_benchmark_orders_by_cifar10_validation() -> None:
@@ -136,3 +140,56 @@ def test_top_by_benchmark_orders_by_cifar10_validation() -> None:
     bench = NB201Benchmark()
     vals = [bench.query(a, "cifar10", "val_acc") for a in top]
     assert len(top) == 2 and vals[0] >= vals[1] and pool[1] not in top
+
+
+def test_recalibrate_bn_uses_exact_training_statistics() -> None:
+    s = toy_splits()
+    model = build_model("nb201", ARCH, 4, 1, CONFIG, 777)
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    seen = []
+    handle = bn.register_forward_hook(lambda m, inputs, out: seen.append(inputs[0].detach()))
+    recalibrate_bn(model, s, 1, n_images=64, seed=0, device=torch.device("cpu"))
+    handle.remove()
+    assert not model.training and bn.momentum == 0.1 and len(seen) == 1
+    assert torch.allclose(bn.running_mean, seen[0].mean(dim=(0, 2, 3)), atol=1e-6)
+    assert torch.allclose(bn.running_var, seen[0].var(dim=(0, 2, 3), unbiased=True), atol=1e-5)
+
+
+def test_ofa_weights_only_for_mbv3(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="only for space 'mbv3'"):
+        build_model("nb201", ARCH, 4, 1, CONFIG, 777, ofa_weights=tmp_path / "w.pth")
+    mbv3 = "k3e3-k3e3|k3e3-k3e3|k3e3-k3e3|k3e3-k3e3|k3e3-k3e3"
+    with pytest.raises(FileNotFoundError, match="OFA supernet checkpoint not found"):
+        build_model("mbv3", mbv3, 4, 3, CONFIG, 777, ofa_weights=tmp_path / "w.pth")
+    job = TrainJob(mbv3, 777, "fashion-mnist", CONFIG, space="mbv3", checkpoint_dir=str(tmp_path), ofa_weights="w.pth")
+    assert job.checkpoint().name.endswith("-ofa-s777.pt")
+
+
+def test_guided_generation_ranks_distinct_valid_cells(tmp_path: Path) -> None:
+    from nagkit.predictors.fit import FitConfig, SurrogateConfig
+    from nagkit.spaces.nb201 import NB201Space
+
+    tiny = SurrogateConfig(n_train=200, fit=FitConfig(steps=30, progress=False),
+                           noise_fit=FitConfig(steps=30, progress=False))
+    gen = GuidedGeneration(w=10.0, batch=16, min_unique=5, max_rounds=2, steps=5)
+    out = guided_nb201_cells(3, 0, tiny, gen, cache_dir=tmp_path)
+    space = NB201Space()
+    scores = [sc for _, sc in out["ranked"]]
+    assert out["cells"] == [c for c, _ in out["ranked"][:3]] and scores == sorted(scores, reverse=True)
+    assert len({space.canonical(c) for c, _ in out["ranked"]}) == out["unique"] >= 3
+    assert out["generated"] == 16 * out["rounds"] and out["valid"] == len(out["valid_cells"])
+    assert guided_nb201_cells(3, 0, tiny, gen, cache_dir=tmp_path)["cells"] == out["cells"]
+    plain = guided_nb201_cells(3, 0, tiny, GuidedGeneration(w=0, batch=16, min_unique=5, max_rounds=2, steps=5),
+                               cache_dir=tmp_path)
+    assert plain["valid_cells"] != out["valid_cells"]  # guidance changes the samples
+    with pytest.raises(RuntimeError, match="distinct valid"):
+        guided_nb201_cells(50, 0, tiny, GuidedGeneration(batch=8, min_unique=1, max_rounds=1, steps=5), cache_dir=tmp_path)
+
+
+def test_generated_mbv3_subnets_are_valid_and_ranked_by_flops() -> None:
+    from nagkit.spaces import mbv3
+
+    out = generated_mbv3_subnets(2, 0, n=24, steps=5)
+    assert len(out["subnets"]) == 2 and out["unique"] <= out["valid"] <= 24
+    f = [mbv3.flops(a, 32, 10) for a in out["subnets"]]
+    assert f[0] >= f[1] and all(mbv3.MBV3Space().validate(mbv3.MBV3Space().encode(a)) is None for a in out["subnets"])

@@ -12,6 +12,7 @@ from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
 from nagkit.diffusion.sample import SamplerConfig, generate
 from nagkit.diffusion.train import PROFILES, TrainConfig, make_sde, profile, train, training_set
 from nagkit.metrics import generation_quality
+from nagkit.search.transfer import TransferConfig
 from nagkit.spaces import SPACES, get_space
 
 
@@ -26,6 +27,23 @@ def train_scorenet(args: argparse.Namespace) -> dict:
     return data
 
 
+def guidance_for(args: argparse.Namespace, space_name: str, sde):  # noqa: ANN201
+    """The guidance term for ``--guide`` objectives (``None`` without any)."""
+    if not args.guide:
+        return None
+    if space_name != "nb201":
+        raise ValueError(f"--guide objectives (NB201 dataset accuracies) exist for nb201 only, not {space_name!r}")
+    from nagkit.guidance import Schedule, make_guidance
+    from nagkit.predictors.fit import surrogate_profile
+    from nagkit.search.transfer import accuracy_objectives, parse_guide
+
+    for spec in args.guide:
+        parse_guide(spec)  # bad names fail before any surrogate is trained
+    torch.set_num_threads(1)
+    objectives = accuracy_objectives(args.guide, surrogate_profile("quick"))
+    return make_guidance(objectives, sde, Schedule("constant", args.guidance_scale))
+
+
 def generate_cmd(args: argparse.Namespace) -> dict:
     space = get_space(args.space)
     ckpt_path = Path(args.checkpoint) if args.checkpoint else packaged_checkpoint(space.name, not args.no_pos_emb)
@@ -34,15 +52,18 @@ def generate_cmd(args: argparse.Namespace) -> dict:
         raise ValueError(f"--no-pos-emb given but {ckpt_path} was trained with pos_emb={model.config.pos_emb!r}")
     cfg = TrainConfig(**ckpt["train_config"])
     sampler = SamplerConfig(args.sampler, args.steps if args.steps else SamplerConfig().steps)
+    sde = make_sde(cfg)
+    guidance = guidance_for(args, space.name, sde)
     start = time.perf_counter()
-    archs = generate(space, model, make_sde(cfg), args.n, torch.Generator().manual_seed(args.seed), sampler)
+    archs = generate(space, model, sde, args.n, torch.Generator().manual_seed(args.seed), sampler, guidance)
     seconds = time.perf_counter() - start
     valid = [a for a in archs if a is not None]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("".join(a + "\n" for a in valid))
     quality = generation_quality(space, archs, training_set(space, cfg))
     data = {"space": space.name, "checkpoint": str(ckpt_path), "n": args.n, "invalid": args.n - len(valid),
-            "sampler": sampler.method, "steps": sampler.steps, "seconds": seconds, **quality, "out": args.out}
+            "sampler": sampler.method, "steps": sampler.steps, "seconds": seconds, **quality, "out": args.out,
+            "guide": args.guide or [], "guidance_scale": args.guidance_scale if args.guide else None}
     data["text"] = (f"wrote {len(valid)} valid architectures to {args.out} ({args.n - len(valid)} invalid skipped) "
                     f"in {seconds:.1f} s; validity {quality['validity']:.2%}, uniqueness {quality['uniqueness']:.2%}, "
                     f"novelty {quality['novelty']:.2%}")
@@ -66,3 +87,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help=f"sampling steps (default {SamplerConfig().steps})")
     p.add_argument("--no-pos-emb", action="store_true", help="use the packaged no-positional-embedding checkpoint")
     p.add_argument("--out", required=True, help="file for the valid architecture strings, one per line")
+    p.add_argument("--guide", action="append", metavar="OBJECTIVE[=WEIGHT]",
+                   help="maximise the LODO surrogate of an NB201 dataset's accuracy (cifar10, cifar100, "
+                        "ImageNet16-120); repeatable")
+    p.add_argument("--guidance-scale", type=float, default=TransferConfig().scale,
+                   help=f"guidance scale w for --guide (default {TransferConfig().scale:g})")

@@ -6,7 +6,7 @@ import argparse
 from nagkit.benchmarks import DATASETS
 from nagkit.cli.common import add_parser
 
-METHODS = ("rs", "rea", "ls", "bananas", "gpbo")
+METHODS = ("rs", "rea", "ls", "bananas", "gpbo", "diffusionnag-bo")
 
 
 def search(args: argparse.Namespace) -> dict:
@@ -34,7 +34,8 @@ def search(args: argparse.Namespace) -> dict:
     lines.append(f"optimum {run['optimum']:.2f}: " + (f"first trained after {until}" if until else "not trained"))
     return {"method": args.method, "dataset": args.dataset, "budget": args.budget, "seed": args.seed,
             "trajectory": rows, "final_arch": run["final_arch"], "optimum": run["optimum"],
-            "trained_until_optimum": until, "text": "\n".join(lines)}
+            "trained_until_optimum": until, "seconds_until_optimum": run["seconds_until_optimum"],
+            "text": "\n".join(lines)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -24,7 +24,7 @@ def train(args: argparse.Namespace) -> dict:
     config = profile(args.profile, **overrides)
     job = TrainJob(args.arch, args.seed, args.dataset, config, space=args.space, root=args.root,
                    resolution=args.resolution, n_train=args.n_train, n_eval=args.n_eval,
-                   checkpoint_dir=args.checkpoint_dir, progress=not args.json)
+                   checkpoint_dir=args.checkpoint_dir, progress=not args.json, ofa_weights=args.ofa_weights)
     result = run_job(job)
     text = (f"{args.dataset} seed {args.seed}, {result['epochs']} epochs, {result['params']:,} params: "
             f"valid {result['valid_acc']:.2f}%  test {result['test_acc']:.2f}%  ({result['seconds']:.1f} s)")
@@ -55,3 +55,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-eval", type=int, default=None, help="valid/test subsets of this size")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
     p.add_argument("--checkpoint-dir", default=None, help="per-epoch checkpoints; rerun to resume")
+    p.add_argument("--ofa-weights", default=None,
+                   help="MBV3 only: start from this OFA supernet checkpoint (ofa_mbv3_d234_e346_k357_w1.0) "
+                        "instead of from scratch; never downloaded")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nagkit.diffusion.scorenet import ScoreNet
+from nagkit.diffusion.scorenet import ScoreNet, allows_empty_rows
 from nagkit.diffusion.sde import SDE
 from nagkit.metrics import generation_quality
 from nagkit.spaces.base import SearchSpace
@@ -115,12 +115,6 @@ def sample_features(model: ScoreNet, sde: SDE, n: int, config: SamplerConfig, ge
         mean = sde.marginal_prob(torch.ones(b, 1, 1), t_end)[0]  # VP scaling (1 for VE)
         out.append(_finite((x + std**2 * score(x, t_end)) / mean, "denoised sample", t_end))
     return torch.cat(out) if out else torch.zeros(0, *model.shape)
-
-
-def allows_empty_rows(space: SearchSpace, n: int = 64) -> bool:
-    """Whether the space uses all-zero (unused slot) rows, judged from a seeded uniform sample."""
-    x = space.encode_batch(space.sample(n, torch.Generator().manual_seed(0)))
-    return bool((x.sum(dim=-1) == 0).any())
 
 
 def discretize(x: torch.Tensor, rule: str = "argmax", allow_empty: bool = False) -> torch.Tensor:

@@ -8,6 +8,16 @@ training and sampling because it is a buffer of the module: node ``i`` attends t
 ``j == i`` or ``j`` is a successor of ``i`` (``mask="adjacency"``: direct edge ``i -> j``;
 ``mask="reachability"``: a path ``i -> j``); ``direction="both"`` also lets ``i`` attend to its
 predecessors. ``mask="none"`` is full attention.
+
+Output parameterisation (``param``): ``"score"`` (the authors') returns ``head(h) / sigma``;
+``"denoiser"`` is the EDM preconditioning (Karras et al. 2022) with data scale ``SIGMA_DATA``: the
+input is scaled by ``1 / sqrt(sigma^2 + 1)`` and the network predicts the clean features as
+``D = c_skip x + c_out F``, returned as the score ``(D - x) / sigma^2``; ``"categorical"`` predicts,
+per row, a distribution over the row's possible clean states (each type one-hot, plus "empty" in
+spaces with unused slots) with logits ``F + 2 x / sigma^2`` (the Gaussian log-likelihood of each state
+relative to "empty", so the network learns the context-dependent prior correction ``F``), and
+returns the score of that posterior mean ``D = 2 p - 1``. All three give a score; none constrains
+which rows may be empty together, which the network must learn.
 """
 from __future__ import annotations
 
@@ -22,6 +32,9 @@ from nagkit.spaces.base import SearchSpace
 POS_EMBS = ("index", "stage", "none")
 MASKS = ("reachability", "adjacency", "none")
 DIRECTIONS = ("successors", "both")
+PARAMS = ("score", "denoiser", "categorical")
+# RMS of the training features: every entry is -1 or +1 on the [-1, 1] scale.
+SIGMA_DATA = 1.0
 
 
 @dataclass(frozen=True)
@@ -35,14 +48,21 @@ class ScoreNetConfig:
     pos_emb: str = "index"  # "index" (node index) | "stage" (slot-in-stage + stage) | "none"
     mask: str = "reachability"
     direction: str = "successors"
+    param: str = "score"
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("pos_emb", self.pos_emb, POS_EMBS), ("mask", self.mask, MASKS),
-                                     ("direction", self.direction, DIRECTIONS)):
+                                     ("direction", self.direction, DIRECTIONS), ("param", self.param, PARAMS)):
             if value not in allowed:
                 raise ValueError(f"ScoreNetConfig.{name} must be one of {allowed}, got {value!r}")
         if self.width % self.heads or self.width % 2:
             raise ValueError(f"width {self.width} must be even and divisible by heads {self.heads}")
+
+
+def allows_empty_rows(space: SearchSpace, n: int = 64) -> bool:
+    """Whether the space uses all-zero (unused slot) rows, judged from a seeded uniform sample."""
+    x = space.encode_batch(space.sample(n, torch.Generator().manual_seed(0)))
+    return bool((x.sum(dim=-1) == 0).any())
 
 
 def sinusoid(positions: torch.Tensor, dim: int) -> torch.Tensor:
@@ -79,7 +99,8 @@ def position_embedding(space: SearchSpace, kind: str, width: int) -> torch.Tenso
 
 
 class ScoreNet(nn.Module):
-    """Masked transformer encoder; returns ``head(h) / sigma`` (the score of the noised features).
+    """Masked transformer encoder returning the score of the noised features (``param``: see the
+    module docstring).
 
     The noise level enters as a sinusoidal embedding of ``100 log sigma`` through a small MLP,
     added to every node.
@@ -96,15 +117,28 @@ class ScoreNet(nn.Module):
                                            batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(w)
-        self.head = nn.Linear(w, space.n_vocab)
+        self.empty_state = config.param == "categorical" and allows_empty_rows(space)
+        self.head = nn.Linear(w, space.n_vocab + int(self.empty_state))
         self.register_buffer("pos", position_embedding(space, config.pos_emb, w), persistent=False)
         allowed = attention_allowed(space, config.mask, config.direction)
         self.register_buffer("blocked", ~allowed, persistent=False)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        h = self.embed(x) + self.pos + self.time(sinusoid(100.0 * torch.log(sigma), self.config.width))[:, None, :]
-        h = self.norm(self.encoder(h, mask=self.blocked))
-        return self.head(h) / sigma[:, None, None]
+        s = sigma[:, None, None]
+        total = s**2 + SIGMA_DATA**2
+        inp = x if self.config.param == "score" else x / total.sqrt()
+        h = self.embed(inp) + self.pos + self.time(sinusoid(100.0 * torch.log(sigma), self.config.width))[:, None, :]
+        out = self.head(self.norm(self.encoder(h, mask=self.blocked)))
+        if self.config.param == "score":
+            return out / s
+        if self.config.param == "categorical":
+            logits = out[..., : x.shape[-1]] + 2.0 * x / s**2
+            if self.empty_state:
+                logits = torch.cat([logits, out[..., -1:]], dim=-1)
+            probs = torch.softmax(logits, dim=-1)[..., : x.shape[-1]]
+            return (2.0 * probs - 1.0 - x) / s**2
+        # D = c_skip x + c_out F with c_skip = sd^2 / total, c_out = s sd / sqrt(total); score = (D - x) / s^2
+        return -x / total + SIGMA_DATA * out / (s * total.sqrt())
 
 
 def n_parameters(model: nn.Module) -> int:

@@ -41,12 +41,15 @@ def run_one(task: dict) -> dict:
     wall = time.perf_counter() - start
     traj = ledger.trajectory()
     optimum = bench.optimum(task["dataset"])[1]
+    until = ledger.trained_until(optimum)
     return {
         "label": task["label"], "dataset": task["dataset"], "seed": task["seed"], "budget": task["budget"],
         "n_trained": [t["n_trained"] for t in traj], "seconds": [t["seconds"] for t in traj],
         "val_acc": [t["val_acc"] for t in traj], "test_acc": [t["test_acc"] for t in traj],
         "final_arch": traj[-1]["arch"], "optimum": optimum,
-        "trained_until_optimum": ledger.trained_until(optimum), "wall_seconds": wall,
+        "trained_until_optimum": until,
+        "seconds_until_optimum": None if until is None else ledger.history[until - 1].total_seconds,
+        "wall_seconds": wall,
     }
 
 
