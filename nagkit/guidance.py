@@ -15,6 +15,8 @@ from nagkit.diffusion.sde import SDE
 
 Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 KINDS = ("maximize", "minimize", "target", "at_most")
+# Constant scale for NB201 accuracy surrogates, chosen in notebook 05 on pseudo-tasks built from source datasets only.
+DEFAULT_SCALE = 10.0
 
 
 @dataclass

@@ -380,18 +380,15 @@ def guided_nb201_cells(k: int, seed: int, surrogate=None, config: GuidedGenerati
     first), ``ranked`` ((cell, clean score) of every distinct valid cell, best first), ``valid_cells``
     (every valid sample, duplicates kept), ``generated``, ``valid``, ``unique``, ``rounds``.
     """
-    from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
     from nagkit.diffusion.sample import SamplerConfig, generate
-    from nagkit.diffusion.train import TrainConfig as ScoreTrainConfig
-    from nagkit.diffusion.train import make_sde
+    from nagkit.diffusion.train import scorenet_and_sde
     from nagkit.guidance import Objective, Schedule, make_guidance
     from nagkit.predictors.fit import SurrogateConfig, predict, train_surrogate
     from nagkit.spaces.nb201 import NB201Space
 
     surrogate = surrogate or SurrogateConfig()
     space = NB201Space()
-    model, ckpt = load_scorenet(packaged_checkpoint("nb201"), space)
-    sde = make_sde(ScoreTrainConfig(**ckpt["train_config"]))
+    model, sde = scorenet_and_sde("nb201")
     if (getattr(sde, "sigma_min", None), getattr(sde, "sigma_max", None)) != (surrogate.sigma_min, surrogate.sigma_max):
         raise ValueError("the noise-aware surrogate must be trained at the score network's noise levels")
     clean = train_surrogate(config.sources, False, surrogate, seed, cache_dir)
@@ -426,15 +423,12 @@ def generated_mbv3_subnets(k: int, seed: int, n: int = 100, resolution: int = 32
     """``n`` samples of the packaged MBV3 score net (unguided); of the distinct valid subnets the ``k``
     with the most MFLOPs at ``resolution`` (a capacity proxy: no MBV3 accuracy predictor works
     offline). Keys: ``subnets`` (best first), ``generated``, ``valid``, ``unique``."""
-    from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
     from nagkit.diffusion.sample import SamplerConfig, generate
-    from nagkit.diffusion.train import TrainConfig as ScoreTrainConfig
-    from nagkit.diffusion.train import make_sde
+    from nagkit.diffusion.train import scorenet_and_sde
     from nagkit.spaces import mbv3
 
     space = mbv3.MBV3Space()
-    model, ckpt = load_scorenet(packaged_checkpoint("mbv3"), space)
-    sde = make_sde(ScoreTrainConfig(**ckpt["train_config"]))
+    model, sde = scorenet_and_sde("mbv3")
     cells = generate(space, model, sde, n, torch.Generator().manual_seed(seed), SamplerConfig("pc", steps))
     valid = [c for c in cells if c is not None]
     distinct = list(dict.fromkeys(valid))

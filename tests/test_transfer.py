@@ -132,12 +132,14 @@ def test_transfer_search_without_valid_samples_raises(monkeypatch):
 def test_summarise_runs_fractions():
     runs = [{"trained_to_optimum": u, "simulated_seconds_to_optimum": None if u is None else 10.0 * u,
              "acc_after_1": 90.0 + i, "population": {"max": 94.0, "mean": 90.0, "min": 80.0 + i},
-             "validity": 1.0, "uniqueness": 0.9, "n_drawn": 16} for i, u in enumerate([1, 3, None, 5])]
+             "validity": 1.0, "uniqueness": 0.9, "n_drawn": 16, "ranked": ["a"] * (6 + i),
+             "seconds_spent": 100.0 + i} for i, u in enumerate([1, 3, None, 5])]
     s = tr.summarise_runs(runs)
     assert s["n_seeds"] == 4 and s["trained_to_optimum"] == [1, 3, None, 5]
     assert s["reached_within_1"] == 0.25 and s["reached_within_3"] == 0.5 and s["reached"] == 0.75
     assert s["population"]["min"] == pytest.approx(81.5) and s["acc_after_1_summary"]["mean"] == pytest.approx(91.5)
     assert s["trained_to_optimum_summary"]["n"] == 3
+    assert s["budget"] == 9 and s["seconds_spent"] == [100.0, 101.0, 102.0, 103.0]
     with pytest.raises(ValueError):
         tr.summarise_runs([])
 
@@ -240,7 +242,7 @@ def test_choose_scale_prefers_valid_then_pool_mean(monkeypatch):
         validity, mean = outcome[item["config"].scale]
         return {"trained_to_optimum": None, "simulated_seconds_to_optimum": None, "acc_after_1": mean,
                 "population": {"max": mean, "mean": mean, "min": mean}, "validity": validity,
-                "uniqueness": 1.0, "n_drawn": 16}
+                "uniqueness": 1.0, "n_drawn": 16, "ranked": [], "seconds_spent": 0.0}
 
     monkeypatch.setattr(tr, "run_seed", fake_run)
     serial = get_executor("serial", progress=False)

@@ -12,7 +12,7 @@ from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
 from nagkit.diffusion.sample import SamplerConfig, generate
 from nagkit.diffusion.train import PROFILES, TrainConfig, make_sde, profile, train, training_set
 from nagkit.metrics import generation_quality
-from nagkit.search.transfer import TransferConfig
+from nagkit.guidance import DEFAULT_SCALE
 from nagkit.spaces import SPACES, get_space
 
 
@@ -90,5 +90,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--guide", action="append", metavar="OBJECTIVE[=WEIGHT]",
                    help="maximise the LODO surrogate of an NB201 dataset's accuracy (cifar10, cifar100, "
                         "ImageNet16-120); repeatable")
-    p.add_argument("--guidance-scale", type=float, default=TransferConfig().scale,
-                   help=f"guidance scale w for --guide (default {TransferConfig().scale:g})")
+    p.add_argument("--guidance-scale", type=float, default=DEFAULT_SCALE,
+                   help=f"guidance scale w for --guide (default {DEFAULT_SCALE:g})")

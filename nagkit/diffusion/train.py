@@ -12,12 +12,13 @@ import copy
 import math
 import time
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from nagkit.diffusion.checkpoint import FORMAT, load_checkpoint, load_weights, save_atomic
+from nagkit.diffusion.checkpoint import FORMAT, load_checkpoint, load_scorenet, load_weights, packaged_checkpoint, save_atomic
 from nagkit.diffusion.sample import allows_empty_rows
 from nagkit.diffusion.scorenet import ScoreNet, ScoreNetConfig
 from nagkit.diffusion.sde import SDE, VESDE, VPSDE
@@ -123,6 +124,16 @@ def make_sde(cfg: TrainConfig) -> SDE:
     if cfg.sde == "vp":
         return VPSDE()
     raise ValueError(f"sde must be 've' or 'vp', got {cfg.sde!r}")
+
+
+@lru_cache(maxsize=8)
+def scorenet_and_sde(space_name: str, path: str | None = None, pos_emb: bool = True) -> tuple[ScoreNet, SDE]:
+    """A score network for sampling (the packaged quick checkpoint unless ``path``) and the SDE it
+    was trained with; loaded once per process (do not train the returned network)."""
+    from nagkit.spaces import get_space
+
+    model, ckpt = load_scorenet(path or packaged_checkpoint(space_name, pos_emb), get_space(space_name))
+    return model, make_sde(TrainConfig(**ckpt["train_config"]))
 
 
 def dsm_loss(model: ScoreNet, sde: SDE, x0: torch.Tensor, eps: float, g: torch.Generator) -> torch.Tensor:

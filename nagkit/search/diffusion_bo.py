@@ -15,30 +15,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 
-from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
 from nagkit.diffusion.sample import SamplerConfig, generate
 from nagkit.diffusion.scorenet import ScoreNet
 from nagkit.diffusion.sde import SDE
-from nagkit.diffusion.train import TrainConfig, make_sde
+from nagkit.diffusion.train import scorenet_and_sde
 from nagkit.guidance import Objective, Schedule, make_guidance
 from nagkit.predictors.fit import noised
 from nagkit.predictors.model import sigma_features
 from nagkit.search.acquisition import OPTIMISERS, Acquisition, AcquisitionScorer, top_by_score
 from nagkit.search.bananas import BayesOpt, MLPEnsemble, get_encoding, normal_scores
 from nagkit.search.base import register
-from nagkit.spaces import get_space
 from nagkit.spaces.base import SearchSpace
-
-
-@lru_cache(maxsize=4)
-def scorenet(space_name: str, path: str | None = None) -> tuple[ScoreNet, SDE]:
-    """The score network (packaged quick checkpoint unless ``path``) and its SDE, loaded once per process."""
-    model, ckpt = load_scorenet(path or packaged_checkpoint(space_name), get_space(space_name))
-    return model, make_sde(TrainConfig(**ckpt["train_config"]))
 
 
 class NoiseAwareEnsemble:
@@ -119,7 +109,7 @@ class GuidedGeneration:
     def candidates(self, space: SearchSpace, acquisition: Acquisition, archs: list[str], values: torch.Tensor,
                    generator: torch.Generator) -> list[str | None]:
         """One guided generation run (``None`` = invalid sample); targets are rank-normal scores."""
-        model, sde = scorenet(space.name, self.checkpoint)
+        model, sde = scorenet_and_sde(space.name, self.checkpoint)
         targets = normal_scores(values)
         ensemble = NoiseAwareEnsemble(self.members, steps=self.fit_steps)
         ensemble.fit(space.encode_batch(archs), targets, sde, generator)

@@ -16,20 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
 
 import numpy as np
 import torch
 
 from nagkit.benchmarks.ledger import Ledger, summarise
 from nagkit.benchmarks.nb201 import DATASETS, NB201Benchmark
-from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
 from nagkit.diffusion.sample import SamplerConfig, generate
 from nagkit.diffusion.scorenet import ScoreNet
 from nagkit.diffusion.sde import SDE
-from nagkit.diffusion.train import TrainConfig, make_sde
+from nagkit.diffusion.train import scorenet_and_sde
 from nagkit.executor import get_executor
-from nagkit.guidance import Objective, Schedule, make_guidance
+from nagkit.guidance import DEFAULT_SCALE, Objective, Schedule, make_guidance
 from nagkit.predictors.fit import SurrogateConfig, lodo_sources, lodo_surrogates, predict, surrogate_profile
 from nagkit.spaces.nb201 import NB201Space
 
@@ -44,7 +42,7 @@ class TransferConfig:
     ``max_batches`` batches; ``max_norm`` clips each sample's guidance gradient."""
 
     n_unique: int = 10
-    scale: float = 10.0
+    scale: float = DEFAULT_SCALE
     schedule: str = "constant"
     batch_size: int = 16
     max_batches: int = 20
@@ -216,6 +214,7 @@ class TransferResult:
     incumbent: str  # best validation accuracy among the trained
     incumbent_test_acc: float
     n_trained: int
+    seconds_spent: float  # simulated seconds of everything trained (to the optimum or the whole pool)
     population: dict[str, float]  # max / mean / min target test accuracy of the pool
     validity: float
     uniqueness: float
@@ -256,18 +255,15 @@ def transfer_search(model: ScoreNet, sde: SDE, predictors: Predictors, dataset: 
         dataset=dataset, sources=tuple(sources), seed=seed, scale=config.scale,
         selected=ledger.history[0].arch, acc_after_1=ledger.history[0].test_acc,
         trained_to_optimum=until, simulated_seconds_to_optimum=ledger.seconds if until else None,
-        incumbent=inc.arch, incumbent_test_acc=inc.test_acc, n_trained=ledger.n_trained,
+        incumbent=inc.arch, incumbent_test_acc=inc.test_acc, n_trained=ledger.n_trained, seconds_spent=ledger.seconds,
         population={"max": float(acc.max()), "mean": float(acc.mean()), "min": float(acc.min())},
         validity=pop.validity, uniqueness=pop.uniqueness, n_drawn=pop.n_drawn, n_batches=pop.n_batches,
         ranked=ranked)
 
 
-@lru_cache(maxsize=1)
 def packaged_nb201() -> tuple[ScoreNet, SDE]:
     """The packaged NB201 quick score network and its SDE."""
-    space = NB201Space()
-    model, ckpt = load_scorenet(packaged_checkpoint(space.name), space)
-    return model, make_sde(TrainConfig(**ckpt["train_config"]))
+    return scorenet_and_sde("nb201")
 
 
 def run_seed(item: dict) -> dict:
@@ -291,6 +287,8 @@ def summarise_runs(runs: Sequence[dict]) -> dict:
     pops = {k: [r["population"][k] for r in runs] for k in ("max", "mean", "min")}
     return {
         "n_seeds": len(runs),
+        "budget": max(len(r["ranked"]) for r in runs),  # pool size: the most a seed can train
+        "seconds_spent": [r["seconds_spent"] for r in runs],
         "trained_to_optimum": until,
         "simulated_seconds_to_optimum": [r["simulated_seconds_to_optimum"] for r in runs],
         "acc_after_1": [r["acc_after_1"] for r in runs],
