@@ -133,6 +133,20 @@ def test_real_files_convert_and_validate(converted) -> None:
 
 
 @real
+def test_packaged_records_equal_a_fresh_conversion(converted) -> None:
+    packaged = load_metad2a()  # nagkit/resources/metad2a_nb201.pt
+    assert packaged.arch == converted.arch
+    for field in ("task", "acc", "flops", "params", "latency", "task_classes", "idx", "ridx"):
+        assert torch.equal(getattr(packaged, field), getattr(converted, field)), field
+
+
+def test_packaged_records_load_without_the_originals() -> None:
+    data = load_metad2a()
+    assert len(data) == 4630 and tuple(data.task_classes.shape) == (5000, 20)
+    assert len(data.split()[1]) == 400
+
+
+@real
 def test_meta_training_on_tiny_fake_features(converted) -> None:
     gen = torch.Generator().manual_seed(0)
     feats = [torch.randn(6, 16, generator=gen) for _ in range(int(converted.task_classes.max()))]

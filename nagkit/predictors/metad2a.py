@@ -25,6 +25,7 @@ from nagkit.notebooks import repo_root
 from nagkit.predictors.fit import FitConfig, fit_predictor, noised, rank_correlation
 from nagkit.predictors.model import Predictor, PredictorConfig
 from nagkit.predictors.set_encoder import SetEncoderConfig
+from nagkit.resources import METAD2A_RECORDS
 from nagkit.spaces.nb201 import NB201Space
 
 RECORDS_FILE = "meta_train_tasks_predictor.pt"
@@ -193,9 +194,10 @@ class MetaD2AData:
         return self.idx[n_valid:], self.idx[:n_valid]
 
 
-def load_metad2a(path: Path | str) -> MetaD2AData:
-    """Load converted records (a ``metad2a_nb201.pt`` file or the folder holding it)."""
-    path = Path(path)
+def load_metad2a(path: Path | str | None = None) -> MetaD2AData:
+    """Load converted records (a ``metad2a_nb201.pt`` file or the folder holding it); by default
+    the copy packaged with nagkit (converted from the offline release, see resources/PROVENANCE.md)."""
+    path = Path(path) if path is not None else METAD2A_RECORDS
     path = path / SAFE_RECORDS if path.is_dir() else path
     if not path.exists():
         raise FileNotFoundError(

@@ -8,6 +8,7 @@ import numpy as np
 
 RESOURCES = Path(__file__).resolve().parent
 NB201_TABLE = RESOURCES / "nb201_tss.npz"
+METAD2A_RECORDS = RESOURCES / "metad2a_nb201.pt"  # MetaD2A records, converted to a weights_only format
 
 
 @lru_cache(maxsize=1)

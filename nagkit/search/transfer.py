@@ -127,7 +127,7 @@ def metad2a_predictors(target: str, config: SurrogateConfig, seed: int = 0) -> P
 
     folder = repo_root() / "runs" / "metad2a"
     features = load_class_features(folder / SAFE_FEATURES)  # offline: FileNotFoundError naming the download
-    data = load_metad2a(folder)
+    data = load_metad2a()  # the packaged records
     meta = MetaTrainConfig(fit=replace(MetaTrainConfig().fit, seed=seed))
     dim = int(features[0].shape[-1])
     clean, _ = meta_train_predictor(data, features, meta)
