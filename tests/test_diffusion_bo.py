@@ -3,36 +3,16 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import torch
 
-from nagkit.benchmarks import Ledger, NB201Benchmark
+from nagkit.benchmarks import Ledger
 from nagkit.cli import main
 from nagkit.diffusion.sde import VESDE
 from nagkit.search import (OPTIMISERS, STRATEGIES, Acquisition, AcquisitionScorer, GuidedGeneration,
                            NoiseAwareEnsemble, get_strategy)
 from nagkit.search.bananas import MLPEnsemble, normal_scores, onehot_encoding
-from nagkit.spaces import get_space
 
 TINY = {"samples": 40, "fit_steps": 50, "epochs": 30, "n_init": 6, "batch": 3}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def bench() -> NB201Benchmark:
-    return NB201Benchmark()
-
-
-@pytest.fixture(scope="module")
-def space():
-    return get_space("nb201")
 
 
 def test_registered():

@@ -8,7 +8,6 @@ from nagkit.nets.mbv3 import build_mbv3, count_flops, load_ofa_weights
 from nagkit.spaces import get_space
 from nagkit.spaces.mbv3 import VOCAB, MBV3Space, flops, params
 
-torch.set_num_threads(1)
 SPACE = MBV3Space()
 MAX = "|".join(["-".join(["k7e6"] * 4)] * 5)
 MIN = "|".join(["-".join(["k3e3"] * 2)] * 5)

@@ -24,7 +24,6 @@ from nagkit.predictors import (
 from nagkit.predictors.metad2a import FEATURES_FILE, IDX_FILE, RECORDS_FILE, RIDX_FILE, SAFE_RECORDS, TASKS_FILE
 from nagkit.spaces import get_space
 
-torch.set_num_threads(1)
 SRC = default_source_dir()
 real = pytest.mark.skipif(not (SRC / RECORDS_FILE).exists(),
                           reason=f"the MetaD2A files are not in {SRC} (see /work/shared/data/README.md)")

@@ -30,7 +30,6 @@ from nagkit.predictors import (
 from nagkit.spaces import get_space
 from nagkit.spaces.base import SearchSpace
 
-torch.set_num_threads(1)
 SMALL = EncoderConfig(hidden=32, layers=2)
 
 

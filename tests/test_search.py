@@ -25,25 +25,6 @@ TINY = {"rs": {}, "rea": {"population": 10, "sample_size": 3}, "ls": {},
         "bananas": {"epochs": 50, "pool": 50}, "gpbo": {"pool": 50, "n_init": 8, "batch": 2}}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: intra-op threads only add overhead (and contention on shared CPUs)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def bench() -> NB201Benchmark:
-    return NB201Benchmark()
-
-
-@pytest.fixture(scope="module")
-def space():
-    return get_space("nb201")
-
-
 def _run(bench: NB201Benchmark, name: str, budget: int, seed: int, dataset: str = "cifar10", **config) -> Ledger:
     ledger = Ledger(bench, dataset)
     get_strategy(name, **config).run(ledger, budget, torch.Generator().manual_seed(seed))

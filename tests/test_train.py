@@ -21,15 +21,6 @@ ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_con
 CONFIG = profile("quick", epochs=3, batch_size=32, C=4, N=1, device="cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest (and reproducibly) on one thread, as the executor's workers do."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def toy_splits(seed: int = 0) -> Splits:
     """Easy task: the class is the bright quadrant of an 8x8 grayscale image."""
     g = torch.Generator().manual_seed(seed)

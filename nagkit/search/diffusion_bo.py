@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import torch
 
 from nagkit.diffusion.sample import SamplerConfig, generate
-from nagkit.diffusion.scorenet import ScoreNet
 from nagkit.diffusion.sde import SDE
 from nagkit.diffusion.train import scorenet_and_sde
 from nagkit.guidance import Objective, Schedule, make_guidance
