@@ -1,6 +1,11 @@
 """Architecture property predictors: clean f(X), noise-aware f(X_t, sigma), dataset-aware f(X, D)
 (method.md sections 3-4), their training loops, NB201 leave-one-dataset-out surrogates and the
 MetaD2A meta-training data."""
+import warnings
+
+# torch-geometric 2.8 scripts a helper with torch.jit at import time; torch 2.14 deprecates that. Not actionable here.
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+
 from nagkit.predictors.encoder import EncoderConfig, GraphEncoder
 from nagkit.predictors.fit import (
     FitConfig,
