@@ -5,13 +5,13 @@ import torch
 
 from nagkit.benchmarks.nb201 import NB201Benchmark
 from nagkit.diffusion.train import TrainConfig
-from nagkit.predictors.fit import FitConfig, predict, rank_correlation
+from nagkit.predictors.fit import FitConfig, SurrogateConfig, predict, rank_correlation
 from nagkit.predictors.model import EncoderConfig, PredictorConfig
-from nagkit.predictors.properties import Property, PropertyConfig, property_predictor, property_profile, training_archs
+from nagkit.predictors.properties import Property, property_predictor, property_profile, training_archs
 from nagkit.spaces import get_space
 from nagkit.spaces.mbv3 import flops
 
-TINY = PropertyConfig(
+TINY = SurrogateConfig(
     n_train=300, predictor=PredictorConfig(encoder=EncoderConfig(hidden=32, layers=2)),
     fit=FitConfig(steps=150, batch_size=64, lr=3e-3, progress=False),
     noise_fit=FitConfig(steps=30, batch_size=64, progress=False),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,11 +18,10 @@ import numpy as np
 import torch
 
 from nagkit.benchmarks.nb201 import NB201Benchmark
-from nagkit.diffusion.sde import VESDE
 from nagkit.diffusion.train import TrainConfig
 from nagkit.notebooks import repo_root
-from nagkit.predictors.fit import FitConfig, fit_predictor
-from nagkit.predictors.model import Predictor, PredictorConfig
+from nagkit.predictors.fit import FitConfig, SurrogateConfig, fit_predictor
+from nagkit.predictors.model import Predictor
 from nagkit.spaces import get_space
 from nagkit.spaces import mbv3 as mbv3_costs
 from nagkit.spaces.base import SearchSpace
@@ -86,32 +85,20 @@ def _benchmark() -> NB201Benchmark:
     return NB201Benchmark()
 
 
-@dataclass(frozen=True)
-class PropertyConfig:
-    """``n_train`` seeded architectures (a subset of a finite space, else the space's sampler);
-    the noise-aware fit uses the VE-SDE ``sigma_min``..``sigma_max`` of the score net to be guided."""
-
-    n_train: int = 2000
-    predictor: PredictorConfig = field(default_factory=PredictorConfig)
-    fit: FitConfig = field(default_factory=lambda: FitConfig(steps=500, lr=2e-3))
-    noise_fit: FitConfig = field(default_factory=lambda: FitConfig(steps=800, lr=2e-3))
-    sigma_min: float = 0.1
-    sigma_max: float = 5.0
-
-    def sde(self) -> VESDE:
-        return VESDE(self.sigma_min, self.sigma_max)
+# Property predictors reuse the surrogates' configuration (``metric`` is unused here); quick default:
+QUICK = SurrogateConfig(noise_fit=FitConfig(steps=800, lr=2e-3))
 
 
-def property_profile(profile: str, score_config: TrainConfig) -> PropertyConfig:
+def property_profile(profile: str, score_config: TrainConfig) -> SurrogateConfig:
     """``quick``: 2,000 architectures, 500 / 800 steps; ``paper``: 10,000, 5,000 / 10,000 steps at
     lr 1e-3. The SDE is the score net's (``score_config`` from its checkpoint; VE only)."""
     if score_config.sde != "ve":
         raise ValueError(f"property predictors are trained under a VE-SDE; the score net uses {score_config.sde!r}")
     sde = {"sigma_min": score_config.sigma_min, "sigma_max": score_config.sigma_max}
     if profile == "quick":
-        return PropertyConfig(**sde)
+        return replace(QUICK, **sde)
     if profile == "paper":
-        return PropertyConfig(n_train=10_000, fit=FitConfig(steps=5_000, lr=1e-3),
+        return SurrogateConfig(n_train=10_000, fit=FitConfig(steps=5_000, lr=1e-3),
                               noise_fit=FitConfig(steps=10_000, lr=1e-3), **sde)
     raise ValueError(f"profile must be 'quick' or 'paper', got {profile!r}")
 
@@ -137,7 +124,7 @@ def default_cache_dir() -> Path:
     return root / "runs" / "properties"
 
 
-def property_key(prop: Property, noise_aware: bool, config: PropertyConfig, seed: int) -> str:
+def property_key(prop: Property, noise_aware: bool, config: SurrogateConfig, seed: int) -> str:
     """Hash of everything that determines a trained property predictor (progress bars excluded)."""
     fit = config.noise_fit if noise_aware else config.fit
     spec = {
@@ -149,7 +136,7 @@ def property_key(prop: Property, noise_aware: bool, config: PropertyConfig, seed
     return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def property_predictor(prop: Property, noise_aware: bool = True, config: PropertyConfig = PropertyConfig(),
+def property_predictor(prop: Property, noise_aware: bool = True, config: SurrogateConfig = QUICK,
                        seed: int = 0, cache_dir: Path | str | None = None) -> Predictor:
     """Clean or noise-aware predictor of ``prop`` (in ``prop.unit``), cached as ``cache_dir/<key>.pt``
     (loaded with ``weights_only=True``) and reused when the key matches."""
