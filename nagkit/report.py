@@ -33,15 +33,18 @@ def write_results(path: str | Path, notebook: str, profile: str, rows: list[dict
 
 
 def build_report(results_dir: str | Path = "results", out: str | Path | None = None) -> str:
-    """Collect every ``*.json`` in ``results_dir`` into markdown; write it to ``out`` if given."""
+    """Collect every ``*.json`` in ``results_dir`` into markdown (then those of a ``paper/``
+    subfolder, full-protocol runs, as tables marked "paper profile"); write it to ``out`` if given."""
     results_dir = Path(results_dir)
     tables: dict[str, list[dict]] = defaultdict(list)
     sources = []
-    for f in sorted(results_dir.glob("*.json")):
+    files = [(f, "") for f in sorted(results_dir.glob("*.json"))]
+    files += [(f, " (paper profile)") for f in sorted((results_dir / "paper").glob("*.json"))]
+    for f, suffix in files:
         payload = json.loads(f.read_text())
-        sources.append(f"`{f.name}` ({payload.get('profile', '?')} profile)")
+        sources.append(f"`{f.relative_to(results_dir).as_posix()}` ({payload.get('profile', '?')} profile)")
         for r in payload.get("rows", []):
-            tables[r["table"]].append(r)
+            tables[r["table"] + suffix].append(r)
     counts = {s: sum(r["status"] == s for rows in tables.values() for r in rows) for s in STATUSES}
     lines = [
         "# Did DiffusionNAG reproduce?",

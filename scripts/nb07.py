@@ -24,10 +24,18 @@ MLPs is fit on the trained cells (inputs noised by the score network's VE-SDE, c
 acquisition over that ensemble is the guidance objective (scale 10, constant), the packaged quick NB201 score network
 samples cells under it (20-step predictor-corrector), and the unseen valid samples with the highest clean acquisition
 are trained. Deviations from the paper's setting: a small CPU-trained score network (`nagkit/resources/SCORENET.md`),
-20 sampler steps instead of 1,000, and in the quick profile 100 samples per round instead of 1,000.
+20 sampler steps instead of 1,000, and 100 samples per round.
+
+**Transfer variants** (`prior="lodo"`, `nagkit.search.prior`): DiffusionNAG's point is a predictor that already knows
+the task family. `DiffusionNAG-BO (transfer)` starts from a transfer-NAG pool instead of 10 random cells (10 cells
+generated under the guidance of the target's leave-one-dataset-out surrogate, trained in the surrogate's rank order;
+the target's own labels are never read) and adds that surrogate, with a weight fading as cells are trained, to the
+acquisition during guided generation and candidate scoring. `BANANAS (transfer)` gets the same initial design and
+prior with its mutation pool: the control that isolates what guided generation adds. These two are transfer NAS and
+are compared with the black-box methods only the way the paper's table does (cost until the optimum).
 
 The dictionary `METHODS` drives every run, figure and table."""),
-    ("code", """# profile "quick": 3 seeds, budgets <= 100 -- "paper": 25 seeds, budgets of a few hundred
+    ("code", """# profile "quick": 3 seeds, budgets <= 100 -- "paper": 20 seeds, budget 150 (RS 600)
 profile = "quick"
 seed = 0""", ["parameters"]),
     ("code", """import numpy as np
@@ -37,28 +45,37 @@ from IPython.display import Image
 
 from nagkit.benchmarks import DATASETS, NB201Benchmark
 from nagkit.executor import get_executor
-from nagkit.notebooks import output_dirs
+from nagkit.notebooks import output_dirs, repo_root
 from nagkit.report import row, write_results
-from nagkit.search.anytime import accuracy_at, compare_row, plot_anytime, run_grid, summarise_runs""",
+from nagkit.search.anytime import accuracy_at, compare_row, plot_anytime, run_grid, summarise_runs
+from nagkit.search.prior import TransferPrior""",
      ["nbval-ignore-output"]),
     ("code", """FIG, RES = output_dirs(profile)
 QUICK = profile == "quick"
-SEEDS = list(range(seed, seed + (3 if QUICK else 25)))
-BUDGET = 100 if QUICK else 300
+SEEDS = list(range(seed, seed + (3 if QUICK else 20)))
+BUDGET = 100 if QUICK else 150
 DNAG_BUDGET = 40 if QUICK else BUDGET
+CACHE = repo_root() / "runs" / "search"  # finished runs: an interrupted notebook resumes (rm -rf to recompute)
 METHODS = {
     "RS": {"name": "rs", "budget": BUDGET if QUICK else 600},
     "REA": {"name": "rea"},
     "LS": {"name": "ls"},
     "BANANAS": {"name": "bananas", "budget": 60 if QUICK else BUDGET},
-    "GP-BO": {"name": "gpbo", "budget": 30 if QUICK else 150},
-    "DiffusionNAG-BO": {"name": "diffusionnag-bo", "budget": DNAG_BUDGET, "samples": 100 if QUICK else 1000},
+    "GP-BO": {"name": "gpbo", "budget": 30 if QUICK else BUDGET},
+    "DiffusionNAG-BO": {"name": "diffusionnag-bo", "budget": DNAG_BUDGET},
+    # transfer NAS: initial design and a fading acquisition prior from the LODO surrogates (other datasets' tables)
+    "BANANAS (transfer)": {"name": "bananas", "prior": "lodo", "budget": DNAG_BUDGET},
+    "DiffusionNAG-BO (transfer)": {"name": "diffusionnag-bo", "prior": "lodo", "budget": DNAG_BUDGET},
 }
-# Acquisition functions and acquisition optimisers, compared on CIFAR-10 inside the same BO loops.
+BLACK_BOX = ["RS", "REA", "LS", "BANANAS", "GP-BO", "DiffusionNAG-BO"]
+# Acquisition functions and acquisition optimisers, compared on CIFAR-10 inside the same BO loops (a spec equal to
+# a main-grid spec at the same budget is the same run: it is read from the run cache).
 # The optimiser comparison is the BANANAS loop (ITS) with a random pool, a mutation pool (= BANANAS ITS) and
 # guided generation (= the DiffusionNAG-BO runs of the main grid, same seeds and budget).
-ABLATION_BUDGET = {"bananas": DNAG_BUDGET, "gpbo": 30} if QUICK else {"bananas": DNAG_BUDGET, "gpbo": 150}
-ACQUISITION = {f"{label} {acq.upper()}": {"name": name, "acquisition": acq, "budget": ABLATION_BUDGET[name]}
+ABLATION_BUDGET = {"bananas": DNAG_BUDGET, "gpbo": 30 if QUICK else BUDGET}
+DEFAULT_ACQUISITION = {"bananas": "its", "gpbo": "ei"}
+ACQUISITION = {f"{label} {acq.upper()}": {"name": name, "budget": ABLATION_BUDGET[name],
+                                          **({} if acq == DEFAULT_ACQUISITION[name] else {"acquisition": acq})}
                for label, name, acqs in [("BANANAS", "bananas", ("its", "ei", "ucb", "pi")),
                                          ("GP-BO", "gpbo", ("ei", "ucb", "pi"))] for acq in acqs}
 OPTIMISER = {"BANANAS ITS, random pool": {"name": "bananas", "optimiser": "random",
@@ -68,8 +85,13 @@ bench = NB201Benchmark()
 OPTIMA = {d: bench.optimum(d)[1] for d in DATASETS}
 print("seeds:", len(SEEDS), "| budgets:", {k: v.get("budget", BUDGET) for k, v in METHODS.items()})
 print("optima (test accuracy %):", {d: round(v, 2) for d, v in OPTIMA.items()})"""),
+    ("md", """The transfer methods read the leave-one-dataset-out surrogates of each target (trained on the other two
+NB201 tables only, as in notebook 05). They are trained once here, before the parallel runs, or loaded from
+`runs/surrogates` when notebook 05 already trained them."""),
+    ("code", """for dataset in DATASETS:
+    TransferPrior().predictors(dataset)""", ["nbval-ignore-output"]),
     ("md", "## Anytime curves on the three NB201 datasets"),
-    ("code", """runs = run_grid(METHODS, DATASETS, SEEDS, BUDGET, executor)
+    ("code", """runs = run_grid(METHODS, DATASETS, SEEDS, BUDGET, executor, cache_dir=CACHE)
 summary = summarise_runs(runs)""", ["nbval-ignore-output"]),
     ("code", """fig, axes = plt.subplots(2, 3, figsize=(15, 8))
 for j, dataset in enumerate(DATASETS):
@@ -111,7 +133,7 @@ print(pd.DataFrame([{"dataset": d, "method": m, "seconds/run": round(s["wall_sec
 Left and middle: the acquisition functions inside BANANAS and GP-BO. Right: the acquisition optimiser inside the
 same BANANAS loop (ITS): random pool of 100, mutation pool of 100 around the 10 best (BANANAS), and guided generation
 (DiffusionNAG-BO)."""),
-    ("code", """ablation_runs = run_grid({**ACQUISITION, **OPTIMISER}, ["cifar10"], SEEDS, BUDGET, executor)
+    ("code", """ablation_runs = run_grid({**ACQUISITION, **OPTIMISER}, ["cifar10"], SEEDS, BUDGET, executor, cache_dir=CACHE)
 guided = [{**r, "label": "BANANAS ITS, guided generation"} for r in runs
           if r["label"] == "DiffusionNAG-BO" and r["dataset"] == "cifar10"]
 ablation = summarise_runs(ablation_runs + guided)""", ["nbval-ignore-output"]),
@@ -134,9 +156,9 @@ Report rows compare the final incumbent (mean ± 95% CI over seeds) with the pap
 mean number of architectures trained until the optimum was first trained, over the runs that reached it. A
 row reproduces when the paper's accuracy lies within max(CI, 0.1) points of ours and, where the paper gives a
 count, every run reached the optimum within 1.5x that count. The paper does not state the budget behind its RS and
-REA numbers, and gives no numbers for DiffusionNAG-BO: its rows compare with the global optimum (what the paper's BO
-figure converges to) and are marked `needs` until the paper profile (25 seeds) has run. With the quick profile's 3
-seeds the intervals are wide."""),
+REA numbers, and gives no numbers for DiffusionNAG-BO: its rows (and the transfer variants') compare with the global
+optimum (what the paper's BO figure converges to). With the quick profile's 3 seeds the intervals are wide; the paper
+profile runs 20 seeds (`python -m nagkit.notebooks --profile paper --only 07 09`)."""),
     ("code", """T = "NB201 search baselines (test accuracy %, #trained)"
 SCOPE = (f"{profile} profile: {len(SEEDS)} seeds, budget {{budget}}"
          + ("; full protocol: python -m nagkit.notebooks --profile paper --only 07" if QUICK else ""))
@@ -151,12 +173,12 @@ for method, dataset, acc, trained in PAPER:
         note = ("paper budget not stated for RS/REA; " if trained is None else "") + note
     paper = f"{acc:.2f}" + (f" ({trained})" if trained else " (>500 trained)" if method == "RS" else "")
     rows.append(row(T, f"{method} {dataset}", paper, text, status, note))
-for dataset in DATASETS:
-    s = summary[dataset]["DiffusionNAG-BO"]
-    text, status = compare_row(s, OPTIMA[dataset])
-    status = status if not QUICK else "needs"
-    rows.append(row(T, f"DiffusionNAG-BO {dataset}", f"no number (BO code not released); optimum {OPTIMA[dataset]:.2f}",
-                    text, status, ("not in the paper; " + SCOPE.format(budget=s["budget"]))))
+for method in ("DiffusionNAG-BO", "DiffusionNAG-BO (transfer)", "BANANAS (transfer)"):
+    for dataset in DATASETS:
+        s = summary[dataset][method]
+        text, status = compare_row(s, OPTIMA[dataset])
+        rows.append(row(T, f"{method} {dataset}", f"no number (BO code not released); optimum {OPTIMA[dataset]:.2f}",
+                        text, status, "not in the paper; compared with the optimum; " + SCOPE.format(budget=s["budget"])))
 for r in rows:
     print(f"{r['row']:>30}: paper {r['paper'][:16]:<16} nagkit {r['nagkit']:<48} {r['status']}")
 compact = [{k: r[k] for k in ("label", "dataset", "seed", "budget", "trained_until_optimum", "seconds_until_optimum",

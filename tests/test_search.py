@@ -193,6 +193,28 @@ def test_anytime_summary_is_json_ready():
     json.dumps(summary)
 
 
+def test_run_grid_cache_resumes_and_keys_on_the_task(tmp_path, monkeypatch):
+    import nagkit.search.anytime as anytime
+
+    methods = {"RS": {"name": "rs"}}
+    serial = get_executor("serial", progress=False)
+    first = run_grid(methods, ["cifar10"], [0, 1], 12, serial, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 2
+
+    def fail(task):
+        raise AssertionError("a cached run was recomputed")
+
+    monkeypatch.setattr(anytime, "run_one", fail)
+    again = run_grid({"random": {"name": "rs"}}, ["cifar10"], [0, 1], 12, serial, cache_dir=tmp_path)
+    assert [r["label"] for r in again] == ["random", "random"]  # the label is not part of the key
+    assert [r["test_acc"] for r in again] == [r["test_acc"] for r in first]
+    with pytest.raises(AssertionError, match="recomputed"):  # another seed is a new task
+        run_grid(methods, ["cifar10"], [2], 12, serial, cache_dir=tmp_path)
+    monkeypatch.setattr(anytime, "code_fingerprint", lambda: "edited code")
+    with pytest.raises(AssertionError, match="recomputed"):  # so is the same task after a code change
+        run_grid(methods, ["cifar10"], [0], 12, serial, cache_dir=tmp_path)
+
+
 def test_cli_search(capsys):
     assert main(["search", "--method", "rea", "--budget", "25", "--seed", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -27,18 +27,23 @@ def test_speedup_kinds():
     fast = CostEntry("fast", "cifar10", (2, 4), (20.0, 40.0), 50)
     slow_full = CostEntry("slow", "cifar10", (30, 30), (300.0, 600.0), 50)
     slow_miss = CostEntry("slow", "cifar10", (30, None), (300.0, None), 50, (300.0, 900.0))
-    assert speedup(fast, slow_full) == {"ratio": pytest.approx(10.0), "kind": "exact"}
+    exact = speedup(fast, slow_full)
+    assert exact["ratio"] == pytest.approx(10.0) and exact["kind"] == "exact"
+    lo, hi = exact["ci95"]  # resampled means: fast in [2, 4], slow fixed at 30
+    assert 7.5 - 1e-9 <= lo <= 10 <= hi <= 15 + 1e-9
+    assert format_ratio(exact, interval=True) == f"10.00x [{lo:.2f}, {hi:.2f}]"
     assert speedup(fast, slow_full, "seconds")["ratio"] == pytest.approx(15.0)
     r = speedup(fast, slow_miss)
     assert r["kind"] == "lower bound" and r["ratio"] == pytest.approx(40 / 3)
     assert format_ratio(r) == "≥ 13.33x"
     missing = CostEntry("m", "cifar10", (2, None), (20.0, None), 50)
-    assert speedup(missing, slow_full) == {"ratio": pytest.approx(30 / 26), "kind": "upper bound"}
+    upper = speedup(missing, slow_full)
+    assert upper["ratio"] == pytest.approx(30 / 26) and upper["kind"] == "upper bound"
     assert format_ratio(speedup(missing, slow_full)).startswith("≤ ")
     both = speedup(missing, slow_miss)
-    assert both == {"ratio": pytest.approx(40 / 26), "kind": "restricted"}
+    assert both["ratio"] == pytest.approx(40 / 26) and both["kind"] == "restricted"
     assert format_ratio(both) == "1.54x (restricted)"
-    assert speedup(missing, slow_miss, "seconds") == {"ratio": None, "kind": "unknown"}
+    assert speedup(missing, slow_miss, "seconds") == {"ratio": None, "kind": "unknown", "ci95": None}
     other_budget = CostEntry("slow", "cifar10", (30, None), (300.0, None), 80)
     assert format_ratio(speedup(missing, other_budget)) == "n/a"
     no_budget = CostEntry("t", "cifar10", (1, None), (10.0, None))
@@ -52,7 +57,7 @@ def test_grouping_and_tables():
     rows = cost_table(entries)
     assert rows[1]["trained to optimum"] == "> 50 (0/2)" and rows[0]["trained to optimum"].endswith("(2/2)")
     sp = speedup_table(entries, ["A"], ["B"])
-    assert sp[0]["trained"] == {"ratio": pytest.approx(50 / 6), "kind": "lower bound"}
+    assert sp[0]["trained"] == {"ratio": pytest.approx(50 / 6), "kind": "lower bound", "ci95": [50 / 7, 10.0]}
     summary = {"cifar10": {"lodo": {"n_seeds": 2, "trained_to_optimum": [1, 3],
                                     "simulated_seconds_to_optimum": [10.0, 30.0]}}}
     (t,) = entries_from_transfer(summary, {"lodo": "DiffusionNAG", "imagenet16": "DiffusionNAG (IN16)"})

@@ -7,6 +7,7 @@ from nagkit.benchmarks import DATASETS
 from nagkit.cli.common import add_parser
 
 METHODS = ("rs", "rea", "ls", "bananas", "gpbo", "diffusionnag-bo")
+PRIOR_METHODS = ("bananas", "diffusionnag-bo")
 
 
 def search(args: argparse.Namespace) -> dict:
@@ -21,18 +22,24 @@ def search(args: argparse.Namespace) -> dict:
         raise KeyError(f"unknown dataset {args.dataset!r}; valid: {list(DATASETS)}")
     if args.budget < 1:
         raise ValueError(f"--budget must be >= 1, got {args.budget}")
-    run = run_one({"label": args.method, "spec": {"name": args.method}, "dataset": args.dataset,
+    spec = {"name": args.method}
+    if args.prior:
+        if args.method not in PRIOR_METHODS:
+            raise ValueError(f"--prior works with {list(PRIOR_METHODS)}, not {args.method!r}")
+        spec["prior"] = args.prior
+    run = run_one({"label": args.method, "spec": spec, "dataset": args.dataset,
                    "seed": args.seed, "budget": args.budget, "val_seed": args.val_seed})
     rows = [{"n_trained": n, "seconds": s, "val_acc": v, "test_acc": t}
             for n, s, v, t in zip(run["n_trained"], run["seconds"], run["val_acc"], run["test_acc"])]
     changed = [r for i, r in enumerate(rows) if i == 0 or r["val_acc"] != rows[i - 1]["val_acc"]]
-    lines = [f"{args.method} on {args.dataset}, budget {args.budget}, seed {args.seed}: incumbent (by validation)",
+    lines = [f"{args.method}{' (transfer prior: ' + args.prior + ')' if args.prior else ''} on {args.dataset}, budget {args.budget}, seed {args.seed}: incumbent (by validation)",
              f"{'trained':>8} {'sim. hours':>10} {'val acc':>8} {'test acc':>8}"]
     lines += [f"{r['n_trained']:>8} {r['seconds'] / 3600:>10.2f} {r['val_acc']:>8.2f} {r['test_acc']:>8.2f}"
               for r in changed]
     until = run["trained_until_optimum"]
     lines.append(f"optimum {run['optimum']:.2f}: " + (f"first trained after {until}" if until else "not trained"))
-    return {"method": args.method, "dataset": args.dataset, "budget": args.budget, "seed": args.seed,
+    return {"method": args.method, "prior": args.prior, "dataset": args.dataset, "budget": args.budget,
+            "seed": args.seed,
             "trajectory": rows, "final_arch": run["final_arch"], "optimum": run["optimum"],
             "trained_until_optimum": until, "seconds_until_optimum": run["seconds_until_optimum"],
             "text": "\n".join(lines)}
@@ -46,3 +53,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-seed", type=int, default=None,
                    help="benchmark seed for validation accuracy (777/888; default: mean over seeds)")
+    p.add_argument("--prior", default=None, choices=["lodo", "imagenet16"],
+                   help="transfer NAS: initial design and acquisition prior from surrogates of the other "
+                        "NB201 datasets (lodo) or ImageNet16-120 only (bananas, diffusionnag-bo)")

@@ -11,12 +11,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 
 from nagkit.search.base import mutate
 from nagkit.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    from nagkit.search.prior import PriorTerm
 
 
 class Surrogate(Protocol):
@@ -87,16 +90,21 @@ class Acquisition:
 
 @dataclass
 class AcquisitionScorer:
-    """Acquisition value of architecture matrices under a fitted surrogate (``best``: incumbent y)."""
+    """Acquisition value of architecture matrices under a fitted surrogate (``best``: incumbent y),
+    plus ``prior.weight * prior.clean(x)`` when a transfer prior is given."""
 
     surrogate: Surrogate
     acquisition: Acquisition
     best: float
     generator: torch.Generator | None = None
+    prior: PriorTerm | None = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         mean, std = self.surrogate.predict(x)
-        return self.acquisition(mean, std, self.best, self.generator)
+        score = self.acquisition(mean, std, self.best, self.generator)
+        if self.prior is not None and self.prior.weight > 0:
+            score = score + self.prior.weight * self.prior.clean(x).to(score)
+        return score
 
 
 class AcquisitionOptimiser(Protocol):

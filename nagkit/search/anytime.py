@@ -3,12 +3,18 @@ number of trained architectures and versus simulated training time, over seeds a
 
 A *method* is a label with a spec ``{"name": <strategy>, **config}`` (optionally ``"budget"``
 overriding the common budget). Runs fan out through ``nagkit.executor``; results are plain
-dicts of lists, ready for JSON.
+dicts of lists, ready for JSON. With a ``cache_dir`` every finished run is stored at once, so an
+interrupted grid resumes where it stopped (keys: the task and a fingerprint of the code a run
+depends on, so editing that code invalidates the cache).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -53,6 +59,52 @@ def run_one(task: dict) -> dict:
     }
 
 
+# Package parts a search run's result depends on (strategies, sampler, predictors, benchmark, checkpoints);
+# post-processing (this module's summaries and plots, the speed-up table) is left out. Bump RUN_RECORD when
+# run_one records something new.
+RUN_DEPENDENCIES = ("search", "diffusion", "guidance.py", "predictors", "benchmarks", "spaces", "resources")
+NOT_RUN_DEPENDENCIES = ("search/anytime.py", "search/speedup.py")
+RUN_RECORD = 1
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the files under :data:`RUN_DEPENDENCIES` in the installed ``nagkit`` package."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha1(str(RUN_RECORD).encode())
+    for part in RUN_DEPENDENCIES:
+        path = root / part
+        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
+            if path.is_dir() else [path]
+        for f in files:
+            name = f.relative_to(root).as_posix()
+            if name not in NOT_RUN_DEPENDENCIES:
+                digest.update(name.encode())
+                digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def task_key(task: dict) -> str:
+    """Cache key of a run: everything that determines it (not its label) plus the code fingerprint."""
+    spec = {k: task.get(k) for k in ("spec", "dataset", "seed", "budget", "val_seed")}
+    return hashlib.sha1(json.dumps([spec, code_fingerprint()], sort_keys=True).encode()).hexdigest()[:20]
+
+
+def run_cached(task: dict) -> dict:
+    """:func:`run_one`, reading / writing ``task["cache"]/<key>.json`` when ``task["cache"]`` is set."""
+    if not task.get("cache"):
+        return run_one(task)
+    path = Path(task["cache"]) / f"{task_key(task)}.json"
+    if path.exists():
+        return {**json.loads(path.read_text()), "label": task["label"]}
+    result = run_one(task)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result))
+    tmp.replace(path)
+    return result
+
+
 def make_tasks(methods: dict[str, dict], datasets: Sequence[str], seeds: Sequence[int], budget: int,
                val_seed: int | None = None) -> list[dict]:
     """Every (method, dataset, seed) run as a task dict for :func:`run_one`."""
@@ -66,10 +118,15 @@ def make_tasks(methods: dict[str, dict], datasets: Sequence[str], seeds: Sequenc
 
 
 def run_grid(methods: dict[str, dict], datasets: Sequence[str], seeds: Sequence[int], budget: int,
-             executor: Executor | None = None, val_seed: int | None = None) -> list[dict]:
-    """Run every method on every dataset for every seed (through ``executor``, default local)."""
+             executor: Executor | None = None, val_seed: int | None = None,
+             cache_dir: str | Path | None = None) -> list[dict]:
+    """Run every method on every dataset for every seed (through ``executor``, default local);
+    finished runs are kept in ``cache_dir`` (resume by calling again) when it is given."""
     executor = executor or get_executor("local", progress=False)
-    return executor.map(run_one, make_tasks(methods, datasets, seeds, budget, val_seed), desc="search runs")
+    tasks = make_tasks(methods, datasets, seeds, budget, val_seed)
+    if cache_dir is not None:
+        tasks = [{**t, "cache": str(cache_dir)} for t in tasks]
+    return executor.map(run_cached, tasks, desc="search runs")
 
 
 def _band(curves: np.ndarray) -> dict[str, list[float]]:

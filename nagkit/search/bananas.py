@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-
 import torch
 
 from nagkit.benchmarks import Ledger
 from nagkit.search.acquisition import (Acquisition, AcquisitionOptimiser, AcquisitionScorer, Surrogate,
                                        get_optimiser)
 from nagkit.search.base import check_budget, register, space_of, train_random
+from nagkit.search.prior import TransferPrior
 from nagkit.spaces.base import SearchSpace
 
 MAX_PATH_FEATURES = 20_000
@@ -140,27 +140,35 @@ class BayesOpt:
     """Predictor-based BO: ``n_init`` random trainings, then per round fit the surrogate on all
     trained architectures (validation accuracy, as normal scores when ``rank_targets``), let the
     optimiser propose ``batch`` untrained architectures with the highest acquisition, and train
-    them; stops at the budget."""
+    them; stops at the budget. With a ``prior`` (transfer NAS) the initial design is its transfer
+    pool and its fading prior term is added to the acquisition (:mod:`nagkit.search.prior`)."""
 
     def __init__(self, surrogate: Callable[[SearchSpace], Surrogate], acquisition: Acquisition,
                  optimiser: AcquisitionOptimiser, n_init: int = 10, batch: int = 5, rank_targets: bool = True,
-                 name: str = "bo") -> None:
+                 name: str = "bo", prior: TransferPrior | None = None) -> None:
         if n_init < 1 or batch < 1:
             raise ValueError(f"n_init and batch must be >= 1, got {n_init}, {batch}")
         self.surrogate, self.acquisition, self.optimiser = surrogate, acquisition, optimiser
         self.n_init, self.batch, self.rank_targets, self.name = n_init, batch, rank_targets, name
+        self.prior = prior
 
     def run(self, ledger: Ledger, budget: int, generator: torch.Generator) -> None:
         check_budget(ledger, budget)
         space = space_of(ledger)
-        train_random(ledger, budget, self.n_init, generator)
+        start = ledger.n_trained
+        predictors = self.prior.predictors(ledger.dataset) if self.prior else None
+        if self.prior and predictors:
+            self.prior.initial_design(ledger, predictors, self.n_init, budget, generator)
+        train_random(ledger, budget, self.n_init - (ledger.n_trained - start), generator)
+        n_design = ledger.n_trained
         while ledger.n_trained < budget:
             archs = [r.arch for r in ledger.history]
             values = torch.tensor([r.val_acc for r in ledger.history], dtype=torch.float64)
             targets = normal_scores(values) if self.rank_targets else values
             model = self.surrogate(space)
             model.fit(space.encode_batch(archs), targets, generator)
-            scorer = AcquisitionScorer(model, self.acquisition, float(targets.max()), generator)
+            term = self.prior.term(predictors, ledger.n_trained - n_design) if self.prior and predictors else None
+            scorer = AcquisitionScorer(model, self.acquisition, float(targets.max()), generator, term)
             k = min(self.batch, budget - ledger.n_trained)
             before = ledger.n_trained
             for arch in self.optimiser.propose(space, scorer, archs, values, k, set(archs), generator)[:k]:
@@ -172,13 +180,16 @@ class BayesOpt:
 @register("bananas")
 def bananas(acquisition: str = "its", optimiser: str = "mutation", encoding: str = "path", n_init: int = 10,
             batch: int = 5, pool: int = 100, members: int = 5, epochs: int = 100,
-            hidden: tuple[int, ...] = (32, 32), edits: int = 1, rank_targets: bool = True) -> BayesOpt:
-    """BANANAS: MLP ensemble on the path encoding, ITS, mutation pool around the best archs."""
+            hidden: tuple[int, ...] = (32, 32), edits: int = 1, rank_targets: bool = True, prior: str | None = None,
+            prior_weight: float = 1.0, prior_decay: float = 20.0) -> BayesOpt:
+    """BANANAS: MLP ensemble on the path encoding, ITS, mutation pool around the best archs
+    (``prior``: the same transfer prior as DiffusionNAG-BO's, a control for its optimiser)."""
     return BayesOpt(
         surrogate=lambda space: MLPEnsemble(get_encoding(space, encoding), members, tuple(hidden), epochs),
         acquisition=Acquisition(acquisition),
         optimiser=pool_optimiser(optimiser, pool, edits),
         n_init=n_init, batch=batch, rank_targets=rank_targets, name="bananas",
+        prior=TransferPrior(prior, prior_weight, prior_decay) if prior else None,
     )
 
 

@@ -8,12 +8,16 @@ whole run spent), a lower bound of the true mean. A speed-up is
 ``baseline mean / method mean`` on the censored means; its ``kind`` says what it is:
 ``exact`` (no misses), ``lower bound`` (only the baseline missed), ``upper bound`` (only the
 method missed), ``restricted`` (both missed, same budget: the ratio of the means of
-``min(cost, budget)``, the restricted mean of survival analysis), ``unknown`` (otherwise).
+``min(cost, budget)``, the restricted mean of survival analysis), ``unknown`` (otherwise). A 95%
+bootstrap interval of the ratio (runs of each side resampled independently, seeded) says how
+firmly a speed-up above 1 is established by the seeds at hand.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from nagkit.benchmarks.ledger import summarise
 
@@ -35,6 +39,11 @@ class CostEntry:
             return self.budget
         return self.spent[i] if i < len(self.spent) else None
 
+    def filled(self, which: str) -> list[float | None]:
+        """Per-run cost with each miss counted at what it is known to exceed (``None``: unknown)."""
+        values = self.trained if which == "trained" else self.seconds
+        return [v if v is not None else self._miss_cost(which, i) for i, v in enumerate(values)]
+
     def stats(self, which: str) -> dict:
         """Mean / 95% CI over the runs that found the optimum, found count and censored mean."""
         values = self.trained if which == "trained" else self.seconds
@@ -44,7 +53,7 @@ class CostEntry:
         if len(found) == len(values):
             out["censored_mean"], out["censored"] = out["mean"], False
             return out
-        filled = [v if v is not None else self._miss_cost(which, i) for i, v in enumerate(values)]
+        filled = self.filled(which)
         out["censored"] = True
         out["censored_mean"] = None if None in filled else sum(filled) / len(filled)
         return out
@@ -75,17 +84,35 @@ def entries_from_transfer(summary: dict, labels: dict[str, str]) -> list[CostEnt
     return out
 
 
+def ratio_interval(method: CostEntry, baseline: CostEntry, which: str = "trained", n_boot: int = 2000,
+                   seed: int = 0) -> list[float] | None:
+    """95% percentile-bootstrap interval of ``mean(baseline) / mean(method)`` over the filled
+    per-run costs (``None`` when a cost is unknown or a side has fewer than 2 runs)."""
+    fast, slow = method.filled(which), baseline.filled(which)
+    if None in fast or None in slow or len(fast) < 2 or len(slow) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    fast_a, slow_a = np.asarray(fast, dtype=float), np.asarray(slow, dtype=float)
+    f = fast_a[rng.integers(len(fast_a), size=(n_boot, len(fast_a)))].mean(1)
+    b = slow_a[rng.integers(len(slow_a), size=(n_boot, len(slow_a)))].mean(1)
+    lo, hi = np.percentile(b / f, [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
 def speedup(method: CostEntry, baseline: CostEntry, which: str = "trained") -> dict:
-    """``baseline / method`` on the censored means of ``which`` (trained or seconds), with its kind."""
+    """``baseline / method`` on the censored means of ``which`` (trained or seconds), with its kind
+    and (``ci95``) its bootstrap interval."""
     fast, slow = method.stats(which), baseline.stats(which)
     if fast["censored_mean"] is None or slow["censored_mean"] is None:
-        return {"ratio": None, "kind": "unknown"}
+        return {"ratio": None, "kind": "unknown", "ci95": None}
     if fast["censored"] and slow["censored"]:
         if which == "trained" and method.budget == baseline.budget:  # same cap: restricted means compare
-            return {"ratio": slow["censored_mean"] / fast["censored_mean"], "kind": "restricted"}
-        return {"ratio": None, "kind": "unknown"}
+            return {"ratio": slow["censored_mean"] / fast["censored_mean"], "kind": "restricted",
+                    "ci95": ratio_interval(method, baseline, which)}
+        return {"ratio": None, "kind": "unknown", "ci95": None}
     kind = "upper bound" if fast["censored"] else "lower bound" if slow["censored"] else "exact"
-    return {"ratio": slow["censored_mean"] / fast["censored_mean"], "kind": kind}
+    return {"ratio": slow["censored_mean"] / fast["censored_mean"], "kind": kind,
+            "ci95": ratio_interval(method, baseline, which)}
 
 
 def format_cost(stats: dict, budget: int | None, digits: int = 1) -> str:
@@ -125,10 +152,13 @@ def speedup_table(entries: Sequence[CostEntry], methods: Sequence[str], baseline
     return rows
 
 
-def format_ratio(r: dict) -> str:
+def format_ratio(r: dict, interval: bool = False) -> str:
     """``12.3x``; ``≥ 12.3x`` / ``≤ 12.3x`` for lower / upper bounds; ``12.3x (restricted)``;
-    ``n/a`` when unknown."""
+    ``n/a`` when unknown; with ``interval``, `` [lo, hi]`` (95% bootstrap) when known."""
     if r["ratio"] is None:
         return "n/a"
     text = {"lower bound": "≥ ", "upper bound": "≤ "}.get(r["kind"], "") + f"{r['ratio']:.2f}x"
-    return text + (" (restricted)" if r["kind"] == "restricted" else "")
+    text += " (restricted)" if r["kind"] == "restricted" else ""
+    if interval and r.get("ci95"):
+        text += f" [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]"
+    return text
