@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+
 import torch
 
 from nagkit.benchmarks import Ledger
@@ -157,7 +158,7 @@ class BayesOpt:
         space = space_of(ledger)
         start = ledger.n_trained
         predictors = self.prior.predictors(ledger.dataset) if self.prior else None
-        if self.prior and predictors:
+        if predictors is not None:
             self.prior.initial_design(ledger, predictors, self.n_init, budget, generator)
         train_random(ledger, budget, self.n_init - (ledger.n_trained - start), generator)
         n_design = ledger.n_trained
@@ -167,7 +168,7 @@ class BayesOpt:
             targets = normal_scores(values) if self.rank_targets else values
             model = self.surrogate(space)
             model.fit(space.encode_batch(archs), targets, generator)
-            term = self.prior.term(predictors, ledger.n_trained - n_design) if self.prior and predictors else None
+            term = self.prior.term(predictors, ledger.n_trained - n_design) if predictors is not None else None
             scorer = AcquisitionScorer(model, self.acquisition, float(targets.max()), generator, term)
             k = min(self.batch, budget - ledger.n_trained)
             before = ledger.n_trained
