@@ -6,6 +6,7 @@ towards a value, ``at_most`` penalises only the excess over a budget (a constrai
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,11 @@ class Objective:
             raise ValueError(f"objective kind must be one of {KINDS}, got {self.kind!r}")
         if self.kind in ("target", "at_most") and self.value is None:
             raise ValueError(f"a {self.kind!r} objective needs a value")
+        if not 0 <= self.weight < math.inf:
+            raise ValueError(f"objective weight must be finite and >= 0 (use kind='minimize' to push a property "
+                             f"down), got {self.weight}")
+        if self.value is not None and not math.isfinite(self.value):
+            raise ValueError(f"objective value must be finite, got {self.value}")
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         y = self.predictor(x, sigma).reshape(-1)
@@ -63,6 +69,11 @@ class Schedule:
     def __post_init__(self) -> None:
         if self.kind not in ("constant", "linear", "annealed"):
             raise ValueError(f"schedule kind must be constant, linear or annealed, got {self.kind!r}")
+        bad = [f"{k}={v!r}" for k, v in (("w", self.w), ("decrement", self.decrement), ("floor", self.floor))
+               if not 0 <= v < math.inf]
+        if bad:
+            raise ValueError(f"guidance scale w, decrement and floor must be finite and >= 0 (a negative scale "
+                             f"would minimise the objective), got {', '.join(bad)}")
 
     def scale(self, batch: int, t: torch.Tensor) -> torch.Tensor:
         if self.kind == "linear":

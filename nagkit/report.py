@@ -10,6 +10,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from nagkit.storage import atomic_write_text
+
 STATUSES = ("reproduced", "deviates", "needs")
 _LABEL = {"reproduced": "reproduced", "deviates": "deviates", "needs": "needs data/GPU"}
 
@@ -25,11 +27,8 @@ def row(table: str, name: str, paper: str, nagkit: str, status: str, note: str =
 
 def write_results(path: str | Path, notebook: str, profile: str, rows: list[dict], **data) -> Path:
     """Write one notebook's machine-readable results (rows for the report plus any data)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"notebook": notebook, "profile": profile, "rows": rows, **data}
-    path.write_text(json.dumps(payload, indent=1, sort_keys=True, default=float) + "\n")
-    return path
+    return atomic_write_text(path, json.dumps(payload, indent=1, sort_keys=True, default=float) + "\n")
 
 
 def build_report(results_dir: str | Path = "results", out: str | Path | None = None) -> str:
@@ -59,5 +58,5 @@ def build_report(results_dir: str | Path = "results", out: str | Path | None = N
         lines.append("")
     text = "\n".join(lines)
     if out is not None:
-        Path(out).write_text(text)
+        atomic_write_text(out, text)
     return text

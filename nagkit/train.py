@@ -5,7 +5,7 @@ learning rate 0.1 annealed to 0 by a per-step cosine, 200 epochs; random crop (p
 CIFAR only (MetaD2A trains Aircraft / Pets at 32 px without augmentation). Seeds 777 / 888 / 999;
 results are reported as the mean and 95% t-interval across seeds (``summarize``).
 
-Each epoch ends with an atomic checkpoint (``os.replace``) holding weights, optimiser, RNG states
+Each epoch ends with an atomic checkpoint (``nagkit.storage``) holding weights, optimiser, RNG states
 and history, loaded with ``weights_only=True``; rerunning the same job resumes it and gives the
 same result as an uninterrupted run. On CPU a job is deterministic given its seed (and a fixed
 thread count; the executor's workers use one thread each).
@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +30,8 @@ from tqdm.auto import tqdm
 
 from nagkit.data.datasets import ImageSet, Splits, load_splits
 from nagkit.executor import Executor, get_executor
+from nagkit.progress import enabled
+from nagkit.storage import atomic_torch_save
 
 SEEDS: tuple[int, ...] = (777, 888, 999)
 
@@ -53,6 +54,21 @@ class TrainConfig:
     eval_batch_size: int = 512
     bn_recalibrate: int = 0  # >0: re-estimate BatchNorm statistics on this many training images before evaluating (OFA)
 
+    def __post_init__(self) -> None:
+        counts = {"epochs": self.epochs, "batch_size": self.batch_size, "C": self.C, "N": self.N,
+                  "eval_batch_size": self.eval_batch_size}
+        bad = [f"{k}={v!r} (needs >= 1)" for k, v in counts.items() if not v >= 1]
+        if not self.bn_recalibrate >= 0:
+            bad.append(f"bn_recalibrate={self.bn_recalibrate!r} (needs >= 0)")
+        if not 0 < self.lr < math.inf:
+            bad.append(f"lr={self.lr!r} (needs a finite value > 0)")
+        if not 0 <= self.weight_decay < math.inf:
+            bad.append(f"weight_decay={self.weight_decay!r} (needs a finite value >= 0)")
+        bad += [f"{k}={v!r} (needs 0 <= {k} < 1)" for k, v in (("momentum", self.momentum), ("dropout", self.dropout))
+                if not 0 <= v < 1]
+        if bad:
+            raise ValueError(f"bad TrainConfig: {'; '.join(bad)}")
+
 
 PROFILES: dict[str, TrainConfig] = {
     "paper": TrainConfig(),
@@ -68,9 +84,20 @@ def profile(name: str, **overrides) -> TrainConfig:
 
 
 def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA when present, else CPU) or a torch device name; ``ValueError`` for an unknown
+    name or a GPU this machine does not have."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {name!r}; expected auto, cpu, cuda or cuda:<index>") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"CUDA requested but not available on this machine (device {name!r}); use cpu or auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
+    return device
 
 
 def build_model(space: str, arch: str, n_classes: int, in_channels: int, config: TrainConfig, seed: int,
@@ -155,12 +182,6 @@ def evaluate(model: nn.Module, data: ImageSet, splits: Splits, channels: int, de
     return 100.0 * correct / max(len(data), 1)
 
 
-def _save_atomic(state: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def train_network(model: nn.Module, splits: Splits, config: TrainConfig, seed: int, channels: int,
                   checkpoint: str | Path | None = None, progress: bool = True, desc: str = "",
                   stop_after: int | None = None) -> dict:
@@ -194,7 +215,7 @@ def train_network(model: nn.Module, splits: Splits, config: TrainConfig, seed: i
             data_rng.set_state(state["data_rng"])
             start_epoch, seconds, history = state["epoch"], state["seconds"], state["history"]
         last = config.epochs if stop_after is None else min(config.epochs, stop_after)
-        bar = tqdm(range(start_epoch, last), desc=desc or "train", disable=not progress, leave=False)
+        bar = tqdm(range(start_epoch, last), desc=desc or "train", disable=not enabled(progress), leave=False)
         for epoch in bar:
             t0 = time.perf_counter()
             model.train()
@@ -219,11 +240,10 @@ def train_network(model: nn.Module, splits: Splits, config: TrainConfig, seed: i
             seconds += time.perf_counter() - t0
             bar.set_postfix(loss=f"{loss_sum / n:.3f}", acc=f"{100.0 * correct / n:.1f}")
             if ckpt is not None:
-                ckpt.parent.mkdir(parents=True, exist_ok=True)
-                _save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                              "cpu_rng": torch.get_rng_state(), "data_rng": data_rng.get_state(),
-                              "epoch": epoch + 1, "seconds": seconds, "history": history,
-                              "config": dataclasses.asdict(config), "seed": seed}, ckpt)
+                atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                   "cpu_rng": torch.get_rng_state(), "data_rng": data_rng.get_state(),
+                                   "epoch": epoch + 1, "seconds": seconds, "history": history,
+                                   "config": dataclasses.asdict(config), "seed": seed}, ckpt)
         done = len(history["train_loss"])
     result = {"seed": seed, "epochs": done, "finished": done == config.epochs, "seconds": seconds,
               "resumed_from_epoch": start_epoch, "device": str(device), **history,
@@ -252,6 +272,12 @@ class TrainJob:
     checkpoint_dir: str | None = None
     progress: bool = True
     ofa_weights: str | None = None  # MBV3: start from these OFA supernet weights instead of from scratch
+
+    def __post_init__(self) -> None:
+        sizes = {"resolution": self.resolution, "n_train": self.n_train, "n_eval": self.n_eval}
+        bad = [f"{k}={v!r}" for k, v in sizes.items() if v is not None and not v >= 1]
+        if bad:
+            raise ValueError(f"bad TrainJob: {', '.join(bad)} (need >= 1; None keeps a split whole)")
 
     def checkpoint(self) -> Path | None:
         if self.checkpoint_dir is None:
@@ -376,7 +402,7 @@ def guided_nb201_cells(k: int, seed: int, surrogate=None, config: GuidedGenerati
     surrogate (trained on the same sources) and return the top ``k`` with the generation record.
 
     ``surrogate``: a ``nagkit.predictors.fit.SurrogateConfig`` (default: its quick profile); both
-    surrogates are cached in ``cache_dir`` (default ``runs/surrogates``). Keys of the result: ``cells`` (top ``k``, best
+    surrogates are cached in ``cache_dir`` (default ``<cache root>/surrogates``). Keys of the result: ``cells`` (top ``k``, best
     first), ``ranked`` ((cell, clean score) of every distinct valid cell, best first), ``valid_cells``
     (every valid sample, duplicates kept), ``generated``, ``valid``, ``unique``, ``rounds``.
     """

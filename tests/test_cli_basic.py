@@ -37,3 +37,14 @@ def test_report_builds(tmp_path, capsys):
     write_results(tmp_path / "x.json", "x", "quick", [row("T", "r", "1", "1", "reproduced")])
     assert main(["report", "--results", str(tmp_path), "--json"]) == 0
     assert "| r | 1 | 1 | reproduced |" in (tmp_path / "REPORT.md").read_text()
+
+
+def test_usage_errors_are_one_line(capsys):
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("nagkit: error:")
+    assert main(["query", "nb201", OPT_C10, "--dataset", "cifar10", "--seed", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "argument --seed: invalid choice: 5" in err
+    assert main(["info", "--help"]) == 0
+    assert "--json" in capsys.readouterr().out

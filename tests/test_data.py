@@ -273,12 +273,12 @@ def test_fetch_cli_exits_2_with_one_line_when_opener_fails(tmp_path: Path, monke
 class _BrokenResponse:
     """A response that delivers one block, then loses the connection."""
 
-    status, headers = 200, {"Content-Length": "200"}
+    status, headers, length = 200, {"Content-Length": "200"}, 200  # length: what http.client parsed
 
     def __init__(self) -> None:
         self.calls = 0
 
-    def read(self, n: int) -> bytes:
+    def read1(self, n: int) -> bytes:
         self.calls += 1
         if self.calls > 1:
             raise ConnectionResetError(104, "Connection reset by peer")

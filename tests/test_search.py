@@ -165,16 +165,17 @@ def test_surrogates_learn_a_simple_property(space, make):
 
 
 def test_local_search_evolution_and_bananas_beat_random_search(bench):
-    """Mean incumbent test accuracy on CIFAR-10. Margins from development runs: over 60 seeds at
-    budget 100, RS 93.78, REA 94.19, LS 94.24 (sd ~0.27); the 1% quantile of the REA/LS minus RS
-    difference of 20-seed means is 0.25 / 0.30. BANANAS at budget 50 over 16 seeds: 94.07 vs RS
-    93.69; the 1% quantile of 8-seed paired mean differences is 0.11."""
-    final = {name: np.mean([_run(bench, name, 100, s).incumbent().test_acc for s in range(20)])
+    """Mean incumbent test accuracy on CIFAR-10 (measured when this test was sized). RS, REA and LS are table
+    lookups with integer random draws, identical on every machine: over seeds 0-9 at budget 60, RS 93.78,
+    REA 94.14, LS 94.17 (at budget 100 over 20 seeds: 93.88 / 94.19 / 94.30). BANANAS (budget 30, 50 epochs)
+    fits MLPs, so its runs vary across CPUs: over seeds 0-7 its paired gain over RS was 0.17-1.32 (mean 0.60,
+    sd 0.45), so the mean gain stays above 0.1 unless BANANAS loses about 3 standard errors."""
+    final = {name: np.mean([_run(bench, name, 60, s).incumbent().test_acc for s in range(10)])
              for name in ("rs", "rea", "ls")}
     assert final["rea"] > final["rs"] + 0.15 and final["ls"] > final["rs"] + 0.15
-    rs50 = np.mean([_run(bench, "rs", 50, s).incumbent().test_acc for s in range(8)])
-    ban50 = np.mean([_run(bench, "bananas", 50, s, epochs=100).incumbent().test_acc for s in range(8)])
-    assert ban50 > rs50 + 0.1
+    rs30 = np.mean([_run(bench, "rs", 30, s).incumbent().test_acc for s in range(8)])
+    ban30 = np.mean([_run(bench, "bananas", 30, s, epochs=50).incumbent().test_acc for s in range(8)])
+    assert ban30 > rs30 + 0.1
 
 
 def test_anytime_summary_is_json_ready():

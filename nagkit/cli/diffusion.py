@@ -7,16 +7,25 @@ from pathlib import Path
 
 import torch
 
-from nagkit.cli.common import add_parser
+from nagkit.cli.common import (MAX_SCALE, add_parser, finite_float, input_file, int_range, output_file,
+                               refuse_overwrite, seed)
 from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
 from nagkit.diffusion.sample import SamplerConfig, generate
-from nagkit.diffusion.train import PROFILES, TrainConfig, make_sde, profile, train, training_set
-from nagkit.metrics import generation_quality
+from nagkit.diffusion.train import PROFILES, checkpoint_train_config, make_sde, profile, train, training_set
 from nagkit.guidance import DEFAULT_SCALE
+from nagkit.metrics import generation_quality
 from nagkit.spaces import SPACES, get_space
+from nagkit.storage import atomic_write_text
+
+MAX_SAMPLES = 1_000_000
+MAX_STEPS = 100_000
 
 
 def train_scorenet(args: argparse.Namespace) -> dict:
+    if args.resume and args.force:
+        raise ValueError("--resume continues the checkpoint at --out and --force replaces it: pass one of them")
+    if not (args.resume or args.force):
+        refuse_overwrite(args.out, "--out", "pass --resume to continue training it or --force to replace it")
     space = get_space(args.space)
     net, cfg = profile(space, args.profile, pos_emb=not args.no_pos_emb, seed=args.seed)
     result = train(space, net, cfg, args.out, resume=args.resume, progress=not args.json)
@@ -27,18 +36,24 @@ def train_scorenet(args: argparse.Namespace) -> dict:
     return data
 
 
-def guidance_for(args: argparse.Namespace, space_name: str, sde):  # noqa: ANN201
-    """The guidance term for ``--guide`` objectives (``None`` without any)."""
+def check_guide(guide: list[str] | None, space_name: str) -> None:
+    """Bad ``--guide`` objectives fail here, before any surrogate is trained or sample drawn."""
+    from nagkit.search.transfer import parse_guide
+
+    if guide and space_name != "nb201":
+        raise ValueError(f"--guide objectives (NB201 dataset accuracies) exist for nb201 only, not {space_name!r}")
+    for spec in guide or []:
+        parse_guide(spec)
+
+
+def guidance_for(args: argparse.Namespace, sde):  # noqa: ANN201
+    """The guidance term for (checked) ``--guide`` objectives (``None`` without any)."""
     if not args.guide:
         return None
-    if space_name != "nb201":
-        raise ValueError(f"--guide objectives (NB201 dataset accuracies) exist for nb201 only, not {space_name!r}")
     from nagkit.guidance import Schedule, make_guidance
     from nagkit.predictors.fit import surrogate_profile
-    from nagkit.search.transfer import accuracy_objectives, parse_guide
+    from nagkit.search.transfer import accuracy_objectives
 
-    for spec in args.guide:
-        parse_guide(spec)  # bad names fail before any surrogate is trained
     torch.set_num_threads(1)
     objectives = accuracy_objectives(args.guide, surrogate_profile("quick"))
     return make_guidance(objectives, sde, Schedule("constant", args.guidance_scale))
@@ -46,20 +61,25 @@ def guidance_for(args: argparse.Namespace, space_name: str, sde):  # noqa: ANN20
 
 def generate_cmd(args: argparse.Namespace) -> dict:
     space = get_space(args.space)
+    check_guide(args.guide, space.name)
+    if not args.force:
+        refuse_overwrite(args.out, "--out")
     ckpt_path = Path(args.checkpoint) if args.checkpoint else packaged_checkpoint(space.name, not args.no_pos_emb)
-    model, ckpt = load_scorenet(ckpt_path, space)
+    try:
+        model, ckpt = load_scorenet(ckpt_path, space)
+    except KeyError as err:
+        raise ValueError(f"{ckpt_path}: incomplete score-net checkpoint, it has no {err.args[0]!r} entry") from None
     if args.no_pos_emb and model.config.pos_emb != "none":
         raise ValueError(f"--no-pos-emb given but {ckpt_path} was trained with pos_emb={model.config.pos_emb!r}")
-    cfg = TrainConfig(**ckpt["train_config"])
-    sampler = SamplerConfig(args.sampler, args.steps if args.steps else SamplerConfig().steps)
+    cfg = checkpoint_train_config(ckpt, ckpt_path)
+    sampler = SamplerConfig(args.sampler, args.steps)
     sde = make_sde(cfg)
-    guidance = guidance_for(args, space.name, sde)
+    guidance = guidance_for(args, sde)
     start = time.perf_counter()
     archs = generate(space, model, sde, args.n, torch.Generator().manual_seed(args.seed), sampler, guidance)
     seconds = time.perf_counter() - start
     valid = [a for a in archs if a is not None]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("".join(a + "\n" for a in valid))
+    atomic_write_text(args.out, "".join(a + "\n" for a in valid))
     quality = generation_quality(space, archs, training_set(space, cfg))
     data = {"space": space.name, "checkpoint": str(ckpt_path), "n": args.n, "invalid": args.n - len(valid),
             "sampler": sampler.method, "steps": sampler.steps, "seconds": seconds, **quality, "out": args.out,
@@ -74,21 +94,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_parser(sub, "train-scorenet", "train (or resume) a score network on a search space", train_scorenet)
     p.add_argument("--space", choices=sorted(SPACES), required=True)
     p.add_argument("--profile", choices=PROFILES, default="quick")
-    p.add_argument("--out", required=True, help="checkpoint path (written atomically, periodically)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=output_file, required=True,
+                   help="checkpoint path (written atomically, periodically, and when interrupted)")
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--no-pos-emb", action="store_true", help="ablation: no positional embedding")
     p.add_argument("--resume", action="store_true", help="continue from --out if it exists")
+    p.add_argument("--force", action="store_true", help="replace an existing --out instead of refusing")
     p = add_parser(sub, "generate", "sample architectures with a score network", generate_cmd)
     p.add_argument("--space", choices=sorted(SPACES), required=True)
-    p.add_argument("--n", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint", help="default: the packaged quick checkpoint")
+    p.add_argument("--n", type=int_range(1, MAX_SAMPLES), default=1000, help="samples to draw")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--checkpoint", type=input_file, help="default: the packaged quick checkpoint")
     p.add_argument("--sampler", choices=("ode", "pc"), default=SamplerConfig().method)
-    p.add_argument("--steps", type=int, help=f"sampling steps (default {SamplerConfig().steps})")
+    p.add_argument("--steps", type=int_range(1, MAX_STEPS), default=SamplerConfig().steps,
+                   help=f"sampling steps (default {SamplerConfig().steps})")
     p.add_argument("--no-pos-emb", action="store_true", help="use the packaged no-positional-embedding checkpoint")
-    p.add_argument("--out", required=True, help="file for the valid architecture strings, one per line")
+    p.add_argument("--out", type=output_file, required=True,
+                   help="file for the valid architecture strings, one per line (written atomically)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out instead of refusing")
     p.add_argument("--guide", action="append", metavar="OBJECTIVE[=WEIGHT]",
                    help="maximise the LODO surrogate of an NB201 dataset's accuracy (cifar10, cifar100, "
                         "ImageNet16-120); repeatable")
-    p.add_argument("--guidance-scale", type=float, default=DEFAULT_SCALE,
+    p.add_argument("--guidance-scale", type=finite_float(0, MAX_SCALE), default=DEFAULT_SCALE,
                    help=f"guidance scale w for --guide (default {DEFAULT_SCALE:g})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from nagkit.benchmarks import DATASETS
-from nagkit.cli.common import add_parser
+from nagkit.cli.common import NB201_CELLS, add_parser, int_range, seed
 
 METHODS = ("rs", "rea", "ls", "bananas", "gpbo", "diffusionnag-bo")
 PRIOR_METHODS = ("bananas", "diffusionnag-bo")
@@ -20,8 +20,6 @@ def search(args: argparse.Namespace) -> dict:
         raise KeyError(f"unknown method {args.method!r}; valid: {list(METHODS)}")
     if args.dataset not in DATASETS:
         raise KeyError(f"unknown dataset {args.dataset!r}; valid: {list(DATASETS)}")
-    if args.budget < 1:
-        raise ValueError(f"--budget must be >= 1, got {args.budget}")
     spec = {"name": args.method}
     if args.prior:
         if args.method not in PRIOR_METHODS:
@@ -49,9 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_parser(sub, "search", "one NAS run on NB201 through the benchmark ledger", search)
     p.add_argument("--method", required=True, help=f"one of {list(METHODS)}")
     p.add_argument("--dataset", default="cifar10", help=f"one of {list(DATASETS)}")
-    p.add_argument("--budget", type=int, default=100, help="architectures to train")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-seed", type=int, default=None,
+    p.add_argument("--budget", type=int_range(1, NB201_CELLS), default=100,
+                   help=f"architectures to train (at most the {NB201_CELLS:,} cells of NB201)")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--val-seed", type=int, choices=(777, 888), default=None,
                    help="benchmark seed for validation accuracy (777/888; default: mean over seeds)")
     p.add_argument("--prior", default=None, choices=["lodo", "imagenet16"],
                    help="transfer NAS: initial design and acquisition prior from surrogates of the other "

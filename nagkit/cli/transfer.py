@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from nagkit.benchmarks import DATASETS
-from nagkit.cli.common import add_parser
+from nagkit.cli.common import MAX_SCALE, NB201_CELLS, add_parser, finite_float, int_range, seed
 
 
 def transfer(args: argparse.Namespace) -> dict:
@@ -39,10 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_parser(sub, "transfer", "transfer NAG on NB201: guided generation, rank, train in rank order", transfer)
     p.add_argument("--space", default="nb201", help="only nb201 (a benchmark is needed)")
     p.add_argument("--dataset", required=True, help=f"target, one of {list(DATASETS)}")
-    p.add_argument("--seed", type=int, default=0, help="generation seed")
+    p.add_argument("--seed", type=seed, default=0, help="generation seed")
     p.add_argument("--source", default="lodo",
                    help="predictor sources: lodo (the other datasets), imagenet16, or comma-separated names")
-    p.add_argument("--guidance-scale", type=float, help="guidance scale w (0: unguided; default: the profile's)")
-    p.add_argument("--n-unique", type=int, default=10, help="distinct valid candidates to collect (paper: 10)")
+    p.add_argument("--guidance-scale", type=finite_float(0, MAX_SCALE),
+                   help="guidance scale w (0: unguided; default: the profile's)")
+    p.add_argument("--n-unique", type=int_range(1, NB201_CELLS), default=10,
+                   help="distinct valid candidates to collect (paper: 10)")
     p.add_argument("--profile", choices=("quick", "paper"), default="quick",
                    help="paper: the MetaD2A meta-predictor and the 1,000-step sampler (needs downloaded features)")

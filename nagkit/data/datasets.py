@@ -18,13 +18,15 @@ Fashion-MNIST keep their native 32 / 28 px and the trainer resizes batches to ``
 from __future__ import annotations
 
 import gzip
-import os
 import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from nagkit.paths import data_root
+from nagkit.storage import atomic_torch_save, cached
 
 FASHION_MNIST_SYSTEM = Path("/usr/share/datasets/fashion-mnist")
 _IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -58,11 +60,6 @@ def get_spec(name: str) -> DatasetSpec:
     if name not in SPECS:
         raise KeyError(f"unknown dataset {name!r}; valid: {list(SPECS)}")
     return SPECS[name]
-
-
-def default_root() -> Path:
-    """``$NAGKIT_DATA`` or ``~/.cache/nagkit/data``."""
-    return Path(os.environ.get("NAGKIT_DATA", Path.home() / ".cache" / "nagkit" / "data"))
 
 
 @dataclass(frozen=True)
@@ -212,26 +209,32 @@ def read_folder_dataset(name: str, root: Path, resolution: int) -> tuple[ImageSe
     root = Path(root)
     if not (root / get_spec(name).folder).is_dir():
         raise _missing(name, root / get_spec(name).folder)
-    cache = root / "nagkit-cache" / f"{name}_{resolution}px.pt"
-    if cache.exists():
-        saved = torch.load(cache, weights_only=True)
-        return ImageSet(*saved["trainval"]), ImageSet(*saved["test"])
     if name == "aircraft":
         make = lambda split: datasets.FGVCAircraft(root, split=split, annotation_level="manufacturer")  # noqa: E731
     else:
         make = lambda split: datasets.OxfordIIITPet(root, split=split)  # noqa: E731
-    trainval, test = _from_torchvision(make("trainval"), resolution), _from_torchvision(make("test"), resolution)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    torch.save({"trainval": [trainval.images, trainval.labels], "test": [test.images, test.labels]}, tmp)
-    os.replace(tmp, cache)
-    return trainval, test
+
+    def decode() -> tuple[ImageSet, ImageSet]:
+        return _from_torchvision(make("trainval"), resolution), _from_torchvision(make("test"), resolution)
+
+    def load(path: Path) -> tuple[ImageSet, ImageSet]:
+        saved = torch.load(path, weights_only=True)
+        sets = ImageSet(*saved["trainval"]), ImageSet(*saved["test"])
+        if any(s.images.dim() != 4 or len(s.images) != len(s.labels) for s in sets):
+            raise ValueError("not two (N, C, H, W) image sets with one label per image")
+        return sets
+
+    def save(sets: tuple[ImageSet, ImageSet], path: Path) -> None:
+        trainval, test = sets
+        atomic_torch_save({"trainval": [trainval.images, trainval.labels], "test": [test.images, test.labels]}, path)
+
+    return cached(root / "nagkit-cache" / f"{name}_{resolution}px.pt", load, decode, save)
 
 
 def load_splits(name: str, root: str | Path | None = None, resolution: int = 32, split_seed: int = 0) -> Splits:
     """Train / valid / test of ``name`` with the conventions in this module's docstring."""
     spec = get_spec(name)
-    root = Path(root) if root is not None else default_root()
+    root = Path(root) if root is not None else data_root()
     if name in ("cifar10", "cifar100"):
         train, test = read_cifar(name, root)
     elif name == "fashion-mnist":

@@ -2,39 +2,66 @@
 
 Checksums are the MD5s torchvision publishes for the same files; FGVC-Aircraft has none
 (torchvision downloads it unverified), so its MD5 / SHA-256 are reported for the user to check.
-Partial downloads are kept as ``<file>.part`` and resumed with an HTTP ``Range`` request.
+
+Nothing is reported complete that is not:
+
+* a transfer that ends before the size the server announced (``Content-Length`` /
+  ``Content-Range``), breaks off or stalls for ``timeout`` seconds raises ``NetworkUnavailable``
+  and keeps ``<file>.part``; the next call resumes it with an HTTP ``Range`` request (from zero when
+  the server ignores the range). A file whose MD5 does not match is deleted (``ValueError``).
+* archives are extracted into a temporary folder beside their destination and then moved into
+  place; a bad archive (truncated, corrupt gzip) is deleted so the next call downloads it again.
+* a dataset is present only when its completion marker (:data:`MARKER`, JSON naming each archive,
+  its size and digests, and what it extracted to) is there and matches :data:`RESOURCES`; it is
+  written last, so a half-extracted or marker-less folder is extracted again.
+
 Offline, ``fetch`` fails within ``timeout`` seconds with ``NetworkUnavailable`` saying which URL
 to download by hand and where to put it.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
+import json
 import os
+import re
+import shutil
 import socket
 import tarfile
+import tempfile
 import threading
 import urllib.error
 import urllib.request
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 from tqdm.auto import tqdm
 
-from nagkit.data.datasets import default_root, find_fashion_mnist, get_spec
+from nagkit.data.datasets import find_fashion_mnist, get_spec
+from nagkit.paths import data_root
+from nagkit.progress import enabled
+from nagkit.storage import atomic_write_json, entry_lock
 
 _FMNIST = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 _PETS = "https://www.robots.ox.ac.uk/~vgg/data/pets/data/"
+MARKER = ".nagkit-complete"  # in the dataset's folder, written once everything is extracted
+MAX_TIMEOUT = 86400.0
 
 
 class NetworkUnavailable(ConnectionError):
-    """The download host cannot be reached; the message says what to fetch by hand."""
+    """The download host cannot be reached or the transfer broke off; the message says what to do."""
 
 
-# What the opener raises when there is no network: URLError (name resolution, refused connection),
-# TimeoutError (= socket.timeout), ConnectionError and other OSErrors (network unreachable).
-_NETWORK_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError, OSError)
+# What the opener and reads raise without (a working) network: URLError (name resolution, refused
+# connection), TimeoutError, ConnectionError, other OSErrors, and http.client's protocol errors
+# (IncompleteRead: a chunked body cut short).
+_NETWORK_ERRORS = (OSError, http.client.HTTPException)
+# What a truncated or corrupt tar / zip / gzip raises while being read.
+_ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error)
 
 
 def _reason(err: BaseException) -> str:
@@ -54,6 +81,10 @@ class Resource:
     @property
     def filename(self) -> str:
         return self.url.rsplit("/", 1)[-1]
+
+    def source(self, base_url: str | None = None) -> str:
+        """The official URL, or ``<base_url>/<filename>`` for a mirror."""
+        return self.url if base_url is None else f"{base_url.rstrip('/')}/{self.filename}"
 
 
 RESOURCES: dict[str, tuple[Resource, ...]] = {
@@ -82,13 +113,21 @@ def file_digest(path: Path, algorithm: str = "md5") -> str:
     return h.hexdigest()
 
 
-def manual_instructions(name: str, root: Path) -> str:
+def check_timeout(timeout: float) -> float:
+    """``timeout`` as float seconds; ``ValueError`` unless it is a finite number in (0, MAX_TIMEOUT]."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT:
+        raise ValueError(f"--timeout must be a number of seconds with 0 < timeout <= {MAX_TIMEOUT:g}, "
+                         f"got {timeout!r}")
+    return float(timeout)
+
+
+def manual_instructions(name: str, root: Path, base_url: str | None = None) -> str:
     """Where to download ``name``'s files by hand and where to put them."""
     parts = []
     for r in RESOURCES[name]:
         check = f" (md5 {r.md5})" if r.md5 else " (no published checksum)"
         action = "extract it in" if r.extract else "put it in"
-        parts.append(f"download {r.url}{check} and {action} {Path(root) / r.subdir}")
+        parts.append(f"download {r.source(base_url)}{check} and {action} {Path(root) / r.subdir}")
     return "; ".join(parts)
 
 
@@ -113,55 +152,135 @@ def check_online(url: str, timeout: float) -> None:
         raise NetworkUnavailable(f"cannot reach {parsed.hostname}:{port} ({reason})")
 
 
-def download(url: str, dest: Path, md5: str | None, timeout: float = 30.0, progress: bool = True) -> Path:
-    """Download ``url`` to ``dest``, resuming ``dest.part`` with an HTTP Range request.
+def _content_range(value: str | None) -> tuple[int | None, int | None]:
+    """(first byte, total size) of a ``Content-Range`` header; ``None`` where absent or ``*``."""
+    match = re.fullmatch(r"bytes (?:(\d+)-\d+|\*)/(\d+|\*)", (value or "").strip())
+    if match is None:
+        return None, None
+    first, total = match.groups()
+    return (int(first) if first else None), (int(total) if total != "*" else None)
 
-    A complete ``dest`` whose MD5 matches is kept as is. On a checksum mismatch the partial file
-    is deleted and ``ValueError`` is raised (a rerun starts afresh).
+
+def _receive(url: str, part: Path, offset: int, dest: Path, timeout: float, progress: bool) -> bool:
+    """Write ``url``'s bytes from ``offset`` on to ``part`` (from zero when the server ignores the
+    range). ``False``: the server's answer to the range request is unusable, restart from zero."""
+    request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and offset:  # nothing left to send: complete if the sizes agree
+            return _content_range(err.headers.get("Content-Range"))[1] == offset
+        raise ValueError(f"{url}: the server answered HTTP {err.code} ({err.reason}); download it by hand "
+                         f"and put it at {dest}") from None
+    except _NETWORK_ERRORS as err:
+        raise NetworkUnavailable(f"cannot download {url} ({_reason(err)}); offline? Download it by hand and "
+                                 f"put it at {dest}") from None
+    with response:
+        first, total = _content_range(response.headers.get("Content-Range"))
+        if offset and response.status == 206 and first != offset:
+            return False
+        start = offset if response.status == 206 else 0  # 200: the server ignored the range
+        length = response.length  # Content-Length; None when absent or chunked
+        if start and total is not None:
+            expected = total
+        else:
+            expected = None if length is None else start + length
+        received, broken = start, None
+        bar = tqdm(total=expected, initial=start, unit="B", unit_scale=True, desc=dest.name,
+                   disable=not enabled(progress))
+        with open(part, "ab" if start else "wb") as f, bar:
+            while True:
+                try:
+                    block = response.read1(1 << 20)  # what has arrived: nothing lost when cut short
+                except _NETWORK_ERRORS as err:  # reset, socket timeout, chunked body cut short
+                    broken = _reason(err)
+                    break
+                if not block:
+                    break
+                f.write(block)
+                received += len(block)
+                bar.update(len(block))
+    if broken is None and expected in (None, received):
+        return True
+    raise NetworkUnavailable(f"download of {url} broke off after {received} of {expected or 'unknown'} bytes "
+                             f"({broken or 'the server closed the connection early'}); {part} is kept: rerun to "
+                             f"resume, or download the file by hand and put it at {dest}")
+
+
+def download(url: str, dest: Path, md5: str | None, timeout: float = 30.0, progress: bool = True) -> Path:
+    """Download ``url`` to ``dest`` through ``dest.part``, resuming it with an HTTP Range request.
+
+    ``timeout`` is the socket timeout (connecting, and each read). A complete ``dest`` whose MD5
+    matches is kept as is. A transfer that breaks off raises ``NetworkUnavailable`` and keeps the
+    partial file; on a checksum mismatch it is deleted and ``ValueError`` is raised.
     """
+    timeout = check_timeout(timeout)
     dest = Path(dest)
     if dest.exists() and (md5 is None or file_digest(dest) == md5):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
-    try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as err:
-        if err.code != 416:  # 416: nothing left to send, the part file is already complete
-            raise ValueError(f"{url}: the server answered HTTP {err.code} ({err.reason}); download it by hand "
-                             f"and put it at {dest}") from None
-        response = None
-    except _NETWORK_ERRORS as err:  # URLError (DNS, refused), socket timeouts, unreachable network
-        raise NetworkUnavailable(f"cannot download {url} ({_reason(err)}); offline? Download it by hand and "
-                                 f"put it at {dest}") from None
-    if response is not None:
-        with response:
-            resumed = response.status == 206 and response.headers.get("Content-Range", "").startswith(
-                f"bytes {offset}-")
-            start = offset if resumed else 0
-            total = response.headers.get("Content-Length")
-            total = int(total) + start if total else None
-            with open(part, "ab" if resumed else "wb") as f, tqdm(
-                total=total, initial=start, unit="B", unit_scale=True, desc=dest.name, disable=not progress
-            ) as bar:
-                while True:
-                    try:
-                        block = response.read(1 << 20)
-                    except (*_NETWORK_ERRORS, http.client.HTTPException) as err:
-                        raise NetworkUnavailable(f"download of {url} broke off ({_reason(err)}); {part} is kept: "
-                                                 "rerun to resume, or download the file by hand and put it at "
-                                                 f"{dest}") from None
-                    if not block:
-                        break
-                    f.write(block)
-                    bar.update(len(block))
+    if not _receive(url, part, offset, dest, timeout, progress):
+        _receive(url, part, 0, dest, timeout, progress)
     if md5 is not None and (got := file_digest(part)) != md5:
         part.unlink()
-        raise ValueError(f"checksum mismatch for {url}: md5 {got}, expected {md5}; partial file removed, rerun")
+        raise ValueError(f"checksum mismatch for {dest.name} from {url}: got md5 {got}, expected {md5}; "
+                         f"the download was removed, rerun to fetch it again")
     os.replace(part, dest)
     return dest
+
+
+def extract(archive: Path, into: Path) -> list[str]:
+    """Extract ``archive`` (tar, optionally compressed, or ``.zip``) into a temporary folder in
+    ``into``, then move each top-level entry into place, replacing a stale one; returns their names.
+
+    A bad archive is deleted (the next ``fetch`` downloads it again) and ``ValueError`` raised.
+    """
+    archive, into = Path(archive), Path(into)
+    into.mkdir(parents=True, exist_ok=True)
+    for stale in into.glob(f".{archive.name}.*.extract"):  # left by a run that was killed
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{archive.name}.", suffix=".extract", dir=into))
+    try:
+        try:
+            if archive.suffix == ".zip":
+                with zipfile.ZipFile(archive) as z:
+                    z.extractall(tmp)
+            else:
+                with tarfile.open(archive) as tar:
+                    tar.extractall(tmp, filter="data")
+                    while tar.fileobj.read(1 << 20):  # to the end: gzip checks its CRC there, tarfile does not
+                        pass
+        except _ARCHIVE_ERRORS as err:
+            archive.unlink(missing_ok=True)
+            reason = " ".join(f"{type(err).__name__}: {err}".split())
+            raise ValueError(f"cannot extract {archive} ({reason}); the archive was removed, rerun `nagkit fetch` "
+                             "to download it again") from None
+        entries = sorted(p.name for p in tmp.iterdir())
+        for entry in entries:
+            final = into / entry
+            if final.is_dir() and not final.is_symlink():
+                shutil.rmtree(final)
+            elif final.exists() or final.is_symlink():
+                final.unlink()
+            os.replace(tmp / entry, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return entries
+
+
+def _complete(name: str, root: Path) -> bool:
+    """Whether ``name``'s completion marker exists and matches ``RESOURCES`` (archive names,
+    published MD5s) and what it says was extracted is there."""
+    try:
+        archives = json.loads((root / get_spec(name).folder / MARKER).read_text())["archives"]
+        return len(archives) == len(RESOURCES[name]) and all(
+            a["file"] == r.filename and (r.md5 is None or a["md5"] == r.md5)
+            and all((root / r.subdir / entry).exists() for entry in a["entries"])
+            for r, a in zip(RESOURCES[name], archives))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _present(name: str, root: Path) -> Path | None:
@@ -171,34 +290,42 @@ def _present(name: str, root: Path) -> Path | None:
             return find_fashion_mnist(root)
         except FileNotFoundError:
             return None
-    folder = root / get_spec(name).folder
-    if name == "pets":  # two archives: both must have been extracted
-        done = (folder / "images").is_dir() and (folder / "annotations").is_dir()
-    else:
-        done = folder.is_dir() and any(folder.iterdir())
-    return folder if done else None
+    return root / get_spec(name).folder if _complete(name, root) else None
 
 
-def fetch(name: str, root: str | Path | None = None, timeout: float = 5.0, progress: bool = True) -> dict:
-    """Download, verify and extract ``name`` under ``root`` (default ``default_root()``)."""
-    get_spec(name)
-    root = Path(root) if root is not None else default_root()
-    target = root / get_spec(name).folder
-    if (found := _present(name, root)) is not None:
-        return {"dataset": name, "path": str(found), "downloaded": [], "text": f"{name} already in {found}"}
-    files = []
-    try:
-        check_online(RESOURCES[name][0].url, timeout)
-        paths = [download(r.url, root / r.subdir / r.filename, r.md5, timeout=max(timeout, 30.0), progress=progress)
-                 for r in RESOURCES[name]]
-    except NetworkUnavailable as err:
-        raise NetworkUnavailable(f"{err}. To fetch {name} by hand: {manual_instructions(name, root)}") from None
-    for r, path in zip(RESOURCES[name], paths):
-        files.append({"file": str(path), "md5": file_digest(path), "sha256": file_digest(path, "sha256"),
-                      "verified": r.md5 is not None})
-        if r.extract:
-            with tarfile.open(path) as tar:
-                tar.extractall(root / r.subdir, filter="data")
+def fetch(name: str, root: str | Path | None = None, timeout: float = 5.0, progress: bool = True,
+          base_url: str | None = None) -> dict:
+    """Download, verify and extract ``name`` under ``root`` (default :func:`nagkit.paths.data_root`).
+
+    ``timeout``: seconds to wait for the host (connectivity check, socket timeout of the transfer).
+    ``base_url``: download ``<base_url>/<archive name>`` from a mirror instead of the official hosts.
+    """
+    spec, timeout = get_spec(name), check_timeout(timeout)
+    root = Path(root) if root is not None else data_root()
+    target = root / spec.folder
+    with entry_lock(target):  # one fetch of a dataset at a time; the second finds it present
+        if (found := _present(name, root)) is not None:
+            return {"dataset": name, "path": str(found), "downloaded": [], "text": f"{name} already in {found}"}
+        try:
+            check_online(RESOURCES[name][0].source(base_url), timeout)
+            paths = [download(r.source(base_url), root / r.subdir / r.filename, r.md5, timeout, progress)
+                     for r in RESOURCES[name]]
+        except NetworkUnavailable as err:
+            raise NetworkUnavailable(f"{err}. To fetch {name} by hand: "
+                                     f"{manual_instructions(name, root, base_url)}") from None
+        files = [{"file": str(path), "size": path.stat().st_size, "md5": file_digest(path),
+                  "sha256": file_digest(path, "sha256"), "verified": r.md5 is not None}
+                 for r, path in zip(RESOURCES[name], paths)]
+        if name != "fashion-mnist":
+            (target / MARKER).unlink(missing_ok=True)
+            archives = [{**f, "file": r.filename, "entries": extract(path, root / r.subdir)}
+                        for r, path, f in zip(RESOURCES[name], paths, files)]
+            if not target.is_dir():  # only possible for an archive without a published checksum
+                for path in paths:
+                    path.unlink()
+                raise ValueError(f"{', '.join(map(str, paths))} did not contain {target.name}/; removed, rerun "
+                                 "`nagkit fetch` to download again")
+            atomic_write_json(target / MARKER, {"dataset": name, "archives": archives}, indent=1)
     unverified = [f["file"] for f in files if not f["verified"]]
     text = f"{name} ready in {target}" + (
         f" (no published checksum for {', '.join(unverified)}: compare md5/sha256 by hand)" if unverified else "")

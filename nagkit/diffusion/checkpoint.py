@@ -7,7 +7,6 @@ resumable training checkpoints ``optimizer``, ``step``, ``rng`` (the data genera
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -15,18 +14,9 @@ import torch
 from nagkit.diffusion.scorenet import ScoreNet, ScoreNetConfig
 from nagkit.resources import RESOURCES
 from nagkit.spaces.base import SearchSpace
+from nagkit.storage import atomic_torch_save
 
 FORMAT = "nagkit-scorenet/1"
-
-
-def save_atomic(obj: dict, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, then ``os.replace`` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-    return path
 
 
 def load_checkpoint(path: str | Path, space: SearchSpace | None = None) -> dict:
@@ -77,7 +67,7 @@ def export_checkpoint(src: str | Path, dst: str | Path) -> Path:
     """Small, sampling-only copy of a training checkpoint: configs, losses and EMA weights."""
     ckpt = load_checkpoint(src)
     keep = ("format", "space", "shape", "net_config", "train_config", "step", "losses")
-    return save_atomic({**{k: ckpt[k] for k in keep}, "ema": ckpt["ema"]}, dst)
+    return atomic_torch_save({**{k: ckpt[k] for k in keep}, "ema": ckpt["ema"]}, dst)
 
 
 def packaged_checkpoint(space_name: str, pos_emb: bool = True) -> Path:

@@ -18,6 +18,7 @@ on entries are then invalid.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -47,8 +48,12 @@ class SamplerConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"sampler method must be one of {METHODS}, got {self.method!r}")
-        if self.steps < 1 or self.batch_size < 1:
+        if not (self.steps >= 1 and self.batch_size >= 1):
             raise ValueError(f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}")
+        if not 0 <= self.snr < math.inf:
+            raise ValueError(f"snr must be finite and >= 0, got {self.snr}")
+        if not 0 < self.eps < 1:
+            raise ValueError(f"eps (the last diffusion time) must be in (0, 1), got {self.eps}")
 
 
 def _finite(v: torch.Tensor, what: str, t: torch.Tensor) -> torch.Tensor:
@@ -95,6 +100,8 @@ def _ode_step(score, sde: SDE, x, t, t_next, dt):
 def sample_features(model: ScoreNet, sde: SDE, n: int, config: SamplerConfig, generator: torch.Generator,
                     guidance: Guidance | None = None) -> torch.Tensor:
     """``n`` continuous samples ``(n, *model.shape)`` on the [-1, 1] scale."""
+    if not n >= 0:
+        raise ValueError(f"the number of samples must be >= 0, got {n}")
     model.eval()
     score = score_fn(model, sde, guidance)
     grid = torch.linspace(sde.T, config.eps, config.steps + 1)

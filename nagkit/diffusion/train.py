@@ -18,11 +18,13 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from nagkit.diffusion.checkpoint import FORMAT, load_checkpoint, load_scorenet, load_weights, packaged_checkpoint, save_atomic
+from nagkit.diffusion.checkpoint import FORMAT, load_checkpoint, load_scorenet, load_weights, packaged_checkpoint
 from nagkit.diffusion.sample import allows_empty_rows
 from nagkit.diffusion.scorenet import ScoreNet, ScoreNetConfig
 from nagkit.diffusion.sde import SDE, VESDE, VPSDE
+from nagkit.progress import Interrupted, deferred_signals, enabled
 from nagkit.spaces.base import SearchSpace
+from nagkit.storage import atomic_torch_save
 
 PROFILES = ("quick", "paper")
 # VE-SDE sigma_max of the authors' training configs; other spaces default to 1.0.
@@ -54,6 +56,28 @@ class TrainConfig:
     split_seed: int = 0
     seed: int = 0
     checkpoint_every: int = 5000
+
+    def __post_init__(self) -> None:
+        counts = {"steps": self.steps, "batch_size": self.batch_size, "warmup": self.warmup,
+                  "train_samples": self.train_samples, "checkpoint_every": self.checkpoint_every}
+        bad = [f"{k}={v!r} (needs >= 1)" for k, v in counts.items() if not v >= 1]
+        bad += [f"{k}={v!r} (needs a finite value > 0)" for k, v in (("lr", self.lr), ("grad_clip", self.grad_clip))
+                if not 0 < v < math.inf]
+        if not 0 <= self.ema <= 1:
+            bad.append(f"ema={self.ema!r} (needs 0 <= ema <= 1)")
+        if not 0 < self.sigma_min < self.sigma_max < math.inf:
+            bad.append(f"sigma_min={self.sigma_min!r}, sigma_max={self.sigma_max!r} "
+                       "(need 0 < sigma_min < sigma_max, finite)")
+        if not 0 < self.eps < 1:
+            bad.append(f"eps={self.eps!r} (needs 0 < eps < 1)")
+        if not 0 < self.train_fraction <= 1:
+            bad.append(f"train_fraction={self.train_fraction!r} (needs 0 < train_fraction <= 1)")
+        if bad:
+            raise ValueError(f"bad score-net TrainConfig: {'; '.join(bad)}")
+
+
+# What a checkpoint needs for training to continue from it.
+RESUME_KEYS = ("net_config", "train_config", "model", "ema", "optimizer", "rng", "losses")
 
 
 @dataclass
@@ -132,8 +156,20 @@ def scorenet_and_sde(space_name: str, path: str | None = None, pos_emb: bool = T
     was trained with; loaded once per process (do not train the returned network)."""
     from nagkit.spaces import get_space
 
-    model, ckpt = load_scorenet(path or packaged_checkpoint(space_name, pos_emb), get_space(space_name))
-    return model, make_sde(TrainConfig(**ckpt["train_config"]))
+    path = path or packaged_checkpoint(space_name, pos_emb)
+    model, ckpt = load_scorenet(path, get_space(space_name))
+    return model, make_sde(checkpoint_train_config(ckpt, path))
+
+
+def checkpoint_train_config(ckpt: dict, path: str | Path) -> TrainConfig:
+    """The :class:`TrainConfig` a checkpoint was trained with; ``ValueError`` naming ``path`` when it is
+    missing or malformed."""
+    try:
+        return TrainConfig(**ckpt["train_config"])
+    except KeyError:
+        raise ValueError(f"{path}: checkpoint has no 'train_config' entry") from None
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: bad train_config in checkpoint ({err})") from None
 
 
 def dsm_loss(model: ScoreNet, sde: SDE, x0: torch.Tensor, eps: float, g: torch.Generator) -> torch.Tensor:
@@ -148,6 +184,9 @@ def dsm_loss(model: ScoreNet, sde: SDE, x0: torch.Tensor, eps: float, g: torch.G
 def _check_resume(ckpt: dict, net: ScoreNetConfig, cfg: TrainConfig, path: Path) -> None:
     if ckpt.get("optimizer") is None:
         raise ValueError(f"{path}: an exported checkpoint cannot be resumed (no optimiser state)")
+    missing = [k for k in RESUME_KEYS if k not in ckpt]
+    if missing:
+        raise ValueError(f"{path}: not a resumable training checkpoint, it has no {missing} entries")
     if ckpt["net_config"] != asdict(net):
         raise ValueError(f"{path}: net config {ckpt['net_config']} != requested {asdict(net)}")
     saved = {k: v for k, v in ckpt["train_config"].items() if k != "steps"}
@@ -159,7 +198,12 @@ def _check_resume(ckpt: dict, net: ScoreNetConfig, cfg: TrainConfig, path: Path)
 
 def train(space: SearchSpace, net: ScoreNetConfig, cfg: TrainConfig, out: str | Path,
           resume: bool = False, progress: bool = True) -> TrainResult:
-    """Train (or, with ``resume``, continue to ``cfg.steps``) and checkpoint to ``out``."""
+    """Train (or, with ``resume``, continue to ``cfg.steps``) and checkpoint to ``out``.
+
+    On SIGINT / SIGTERM (main thread only) the current step finishes, a resumable checkpoint is
+    saved and :class:`~nagkit.progress.Interrupted` is raised; ``resume=True`` continues from it
+    exactly as an uninterrupted run would have.
+    """
     out = Path(out)
     sde = make_sde(cfg)
     data = to_unit(space.encode_batch(training_set(space, cfg)))
@@ -181,36 +225,41 @@ def train(space: SearchSpace, net: ScoreNetConfig, cfg: TrainConfig, out: str | 
     start, t0 = len(losses), time.perf_counter()
 
     def save() -> None:
-        save_atomic({"format": FORMAT, "space": space.name, "shape": list(space.shape),
-                     "net_config": asdict(net), "train_config": asdict(cfg), "model": model.state_dict(),
-                     "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": len(losses),
-                     "rng": g.get_state(), "torch_rng": torch.get_rng_state(),
-                     "losses": torch.tensor(losses, dtype=torch.float64)}, out)
+        atomic_torch_save({"format": FORMAT, "space": space.name, "shape": list(space.shape),
+                           "net_config": asdict(net), "train_config": asdict(cfg), "model": model.state_dict(),
+                           "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": len(losses),
+                           "rng": g.get_state(), "torch_rng": torch.get_rng_state(),
+                           "losses": torch.tensor(losses, dtype=torch.float64)}, out)
 
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress,
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not enabled(progress),
                desc=f"score net {space.name}", mininterval=1.0)
     model.train()
-    for step in bar:
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
-        idx = torch.randint(data.shape[0], (cfg.batch_size,), generator=g)
-        loss = dsm_loss(model, sde, data[idx], cfg.eps, g)
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"score-net training diverged: loss {loss.item()} at step {step}; "
-                                     f"last good checkpoint {out} (lower lr={cfg.lr} or check the data)")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        decay = min(cfg.ema, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for e, p in zip(ema.parameters(), model.parameters()):
-                e.lerp_(p, 1.0 - decay)
-        losses.append(loss.item())
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.4f}")
-        if (step + 1) % cfg.checkpoint_every == 0:
-            save()
+    with deferred_signals() as received:
+        for step in bar:
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+            idx = torch.randint(data.shape[0], (cfg.batch_size,), generator=g)
+            loss = dsm_loss(model, sde, data[idx], cfg.eps, g)
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"score-net training diverged: loss {loss.item()} at step {step}; "
+                                         f"last good checkpoint {out} (lower lr={cfg.lr} or check the data)")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            decay = min(cfg.ema, (1 + step) / (10 + step))
+            with torch.no_grad():
+                for e, p in zip(ema.parameters(), model.parameters()):
+                    e.lerp_(p, 1.0 - decay)
+            losses.append(loss.item())
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.4f}")
+            signum = received()
+            if (step + 1) % cfg.checkpoint_every == 0 or signum is not None:
+                save()
+            if signum is not None:
+                bar.close()
+                raise Interrupted(f"stopped at step {len(losses)} of {cfg.steps}; resumable checkpoint saved to "
+                                  f"{out} (continue with --resume, or resume=True)", signum)
     save()
     return TrainResult(model.eval(), ema.eval(), losses, time.perf_counter() - t0, out)
-

@@ -15,9 +15,11 @@ from tqdm.auto import tqdm
 
 from nagkit.benchmarks.nb201 import DATASETS, NB201Benchmark
 from nagkit.diffusion.sde import SDE, VESDE
-from nagkit.notebooks import repo_root
+from nagkit.paths import cache_dir
 from nagkit.predictors.model import Predictor, PredictorConfig
+from nagkit.progress import enabled
 from nagkit.spaces.nb201 import NB201Space
+from nagkit.storage import cached_module
 
 # (record indices of the batch, generator) -> dataset features for those records
 DatasetSampler = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -74,7 +76,7 @@ def fit_predictor(model: Predictor, x: torch.Tensor, y: torch.Tensor, config: Fi
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     model.train()
     losses = []
-    for _ in tqdm(range(config.steps), desc="fit predictor", disable=not config.progress):
+    for _ in tqdm(range(config.steps), desc="fit predictor", disable=not enabled(config.progress)):
         idx = torch.randint(0, len(x), (min(config.batch_size, len(x)),), generator=gen)
         xb, sigma, data = x[idx], None, None
         if model.config.noise_aware:
@@ -178,12 +180,8 @@ def nb201_matrices() -> torch.Tensor:
 
 
 def default_cache_dir() -> Path:
-    """``runs/surrogates`` in the nagkit checkout (or the working directory outside one)."""
-    try:
-        root = repo_root()
-    except FileNotFoundError:
-        root = Path.cwd()
-    return root / "runs" / "surrogates"
+    """``<cache root>/surrogates`` (:mod:`nagkit.paths`)."""
+    return cache_dir("surrogates")
 
 
 def surrogate_key(sources: tuple[str, ...], noise_aware: bool, config: SurrogateConfig, seed: int) -> str:
@@ -204,25 +202,25 @@ def train_surrogate(sources: tuple[str, ...], noise_aware: bool, config: Surroga
 
     Trained on the seeded ``split(config.n_train, seed)`` training indices only; a cached copy
     (``cache_dir/<key>.pt``, loaded with ``weights_only=True``) is reused when the key matches.
+    Concurrent callers train it once; a corrupt copy is reported, discarded and retrained
+    (:func:`nagkit.storage.cached_module`).
     """
     space = NB201Space()
     pconf = replace(config.predictor, noise_aware=noise_aware)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = Predictor(space, pconf)
+
+    def make() -> Predictor:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return Predictor(space, pconf)
+
+    def train(model: Predictor) -> None:
+        train_idx, _ = split(config.n_train, seed)
+        y = torch.as_tensor(source_objective(sources, config.metric, benchmark), dtype=torch.float32)
+        fit = replace(config.noise_fit if noise_aware else config.fit, seed=seed)
+        fit_predictor(model, nb201_matrices()[train_idx], y[train_idx], fit, config.sde() if noise_aware else None)
+
     path = Path(cache_dir or default_cache_dir()) / f"{surrogate_key(sources, noise_aware, config, seed)}.pt"
-    if path.exists():
-        model.load_state_dict(torch.load(path, weights_only=True))
-        return model.eval()
-    train_idx, _ = split(config.n_train, seed)
-    y = torch.as_tensor(source_objective(sources, config.metric, benchmark), dtype=torch.float32)
-    fit = replace(config.noise_fit if noise_aware else config.fit, seed=seed)
-    fit_predictor(model, nb201_matrices()[train_idx], y[train_idx], fit, config.sde() if noise_aware else None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)
-    return model
+    return cached_module(path, make, train)
 
 
 def lodo_surrogates(target: str, config: SurrogateConfig = SurrogateConfig(), seed: int = 0,

@@ -21,12 +21,13 @@ import numpy as np
 import torch
 
 from nagkit.diffusion.sde import SDE
-from nagkit.notebooks import repo_root
+from nagkit.paths import data_root
 from nagkit.predictors.fit import FitConfig, fit_predictor, noised, rank_correlation
 from nagkit.predictors.model import Predictor, PredictorConfig
 from nagkit.predictors.set_encoder import SetEncoderConfig
 from nagkit.resources import METAD2A_RECORDS
 from nagkit.spaces.nb201 import NB201Space
+from nagkit.storage import atomic_torch_save
 
 RECORDS_FILE = "meta_train_tasks_predictor.pt"
 TASKS_FILE = "meta_train_task_lst.pt"
@@ -87,8 +88,8 @@ def load_untrusted(path: Path | str):  # noqa: ANN201
 
 
 def default_source_dir() -> Path:
-    """``../shared/data/metad2a`` next to the nagkit checkout (where the offline copy lives)."""
-    return repo_root().parent / "shared" / "data" / "metad2a"
+    """``<data root>/metad2a`` (:mod:`nagkit.paths`): where MetaD2A's released files are put."""
+    return data_root() / "metad2a"
 
 
 def _risk(src: Path) -> str:
@@ -156,7 +157,7 @@ def convert_metad2a(src_dir: Path | str, out_dir: Path | str, trust_pickles: boo
         "ridx": ridx,
     }
     written = {"records": out / SAFE_RECORDS}
-    torch.save(records, written["records"])
+    atomic_torch_save(records, written["records"])
     if (src / FEATURES_FILE).exists():
         per_class = load_untrusted(src / FEATURES_FILE)
         feats = [torch.as_tensor(entry[0], dtype=torch.float32) for entry in per_class]
@@ -215,9 +216,8 @@ def save_class_features(features: list[torch.Tensor], path: Path | str, source: 
     dims = {int(f.shape[-1]) for f in features}
     if not features or len(dims) != 1 or any(f.dim() != 2 for f in features):
         raise ValueError(f"need a non-empty list of (n_images, dim) tensors of one dim, got dims {sorted(dims)}")
-    path = Path(path)
-    torch.save({"format": FEATURES_FORMAT, "source": source, "features": [f.float().contiguous() for f in features]}, path)
-    return path
+    return atomic_torch_save({"format": FEATURES_FORMAT, "source": source,
+                              "features": [f.float().contiguous() for f in features]}, path)
 
 
 def load_class_features(path: Path | str) -> list[torch.Tensor]:

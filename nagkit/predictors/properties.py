@@ -4,7 +4,7 @@ A :class:`Property` maps an architecture string to its true value (the guidance 
 ground truth the guided samples are judged by). :func:`property_predictor` fits a clean or
 noise-aware :class:`~nagkit.predictors.model.Predictor` of it on a seeded sample of architectures,
 under the score network's VE-SDE (same sigma range as the net that will be guided), and caches it
-under ``runs/properties/``.
+under ``<cache root>/properties/`` (:mod:`nagkit.paths`).
 """
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ import torch
 
 from nagkit.benchmarks.nb201 import NB201Benchmark
 from nagkit.diffusion.train import TrainConfig
-from nagkit.notebooks import repo_root
+from nagkit.paths import cache_dir
 from nagkit.predictors.fit import FitConfig, SurrogateConfig, fit_predictor
 from nagkit.predictors.model import Predictor
 from nagkit.spaces import get_space
 from nagkit.spaces import mbv3 as mbv3_costs
 from nagkit.spaces.base import SearchSpace
+from nagkit.storage import cached_module
 
 PROPERTY_VERSION = 1
 # NB201 benchmark metrics a property can read, and the factor to the unit it is predicted in.
@@ -116,12 +117,8 @@ def training_archs(space: SearchSpace, n: int, seed: int) -> list[str]:
 
 
 def default_cache_dir() -> Path:
-    """``runs/properties`` in the nagkit checkout (or the working directory outside one)."""
-    try:
-        root = repo_root()
-    except FileNotFoundError:
-        root = Path.cwd()
-    return root / "runs" / "properties"
+    """``<cache root>/properties`` (:mod:`nagkit.paths`)."""
+    return cache_dir("properties")
 
 
 def property_key(prop: Property, noise_aware: bool, config: SurrogateConfig, seed: int) -> str:
@@ -139,22 +136,21 @@ def property_key(prop: Property, noise_aware: bool, config: SurrogateConfig, see
 def property_predictor(prop: Property, noise_aware: bool = True, config: SurrogateConfig = QUICK,
                        seed: int = 0, cache_dir: Path | str | None = None) -> Predictor:
     """Clean or noise-aware predictor of ``prop`` (in ``prop.unit``), cached as ``cache_dir/<key>.pt``
-    (loaded with ``weights_only=True``) and reused when the key matches."""
+    (loaded with ``weights_only=True``) and reused when the key matches; trained once by concurrent
+    callers, retrained when the copy is corrupt (:func:`nagkit.storage.cached_module`)."""
     space = get_space(prop.space)
     pconf = replace(config.predictor, noise_aware=noise_aware)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = Predictor(space, pconf)
+
+    def make() -> Predictor:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return Predictor(space, pconf)
+
+    def train(model: Predictor) -> None:
+        archs = training_archs(space, config.n_train, seed)
+        y = torch.as_tensor(prop.values(archs), dtype=torch.float32)
+        fit = replace(config.noise_fit if noise_aware else config.fit, seed=seed)
+        fit_predictor(model, space.encode_batch(archs), y, fit, config.sde() if noise_aware else None)
+
     path = Path(cache_dir or default_cache_dir()) / f"{property_key(prop, noise_aware, config, seed)}.pt"
-    if path.exists():
-        model.load_state_dict(torch.load(path, weights_only=True))
-        return model.eval()
-    archs = training_archs(space, config.n_train, seed)
-    y = torch.as_tensor(prop.values(archs), dtype=torch.float32)
-    fit = replace(config.noise_fit if noise_aware else config.fit, seed=seed)
-    fit_predictor(model, space.encode_batch(archs), y, fit, config.sde() if noise_aware else None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)
-    return model
+    return cached_module(path, make, train)

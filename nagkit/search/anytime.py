@@ -23,6 +23,7 @@ from nagkit.benchmarks import Ledger, NB201Benchmark
 from nagkit.benchmarks.ledger import summarise
 from nagkit.executor import Executor, get_executor
 from nagkit.search.base import get_strategy
+from nagkit.storage import atomic_write_json, cached
 
 _BENCHMARK: NB201Benchmark | None = None
 
@@ -65,6 +66,9 @@ def run_one(task: dict) -> dict:
 RUN_DEPENDENCIES = ("search", "diffusion", "guidance.py", "predictors", "benchmarks", "spaces", "resources")
 NOT_RUN_DEPENDENCIES = ("search/anytime.py", "search/speedup.py")
 RUN_RECORD = 1
+# Keys of a run_one record: a cached record lacking one is corrupt.
+RUN_FIELDS = ("label", "dataset", "seed", "budget", "n_trained", "seconds", "val_acc", "test_acc", "final_arch",
+              "optimum", "trained_until_optimum", "seconds_until_optimum", "wall_seconds")
 
 
 @lru_cache(maxsize=1)
@@ -90,19 +94,23 @@ def task_key(task: dict) -> str:
     return hashlib.sha1(json.dumps([spec, code_fingerprint()], sort_keys=True).encode()).hexdigest()[:20]
 
 
+def load_run(path: Path) -> dict:
+    """A cached run record; ``ValueError`` when it is not a JSON object with every field of :func:`run_one`."""
+    record = json.loads(path.read_text())
+    missing = [k for k in RUN_FIELDS if k not in record] if isinstance(record, dict) else list(RUN_FIELDS)
+    if missing:
+        raise ValueError(f"not a search-run record (missing {missing})")
+    return record
+
+
 def run_cached(task: dict) -> dict:
-    """:func:`run_one`, reading / writing ``task["cache"]/<key>.json`` when ``task["cache"]`` is set."""
+    """:func:`run_one`, reading / writing ``task["cache"]/<key>.json`` when ``task["cache"]`` is set;
+    concurrent workers run a task once, and a corrupt record is reported and rerun (:func:`nagkit.storage.cached`)."""
     if not task.get("cache"):
         return run_one(task)
     path = Path(task["cache"]) / f"{task_key(task)}.json"
-    if path.exists():
-        return {**json.loads(path.read_text()), "label": task["label"]}
-    result = run_one(task)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
-    tmp.replace(path)
-    return result
+    result = cached(path, load_run, lambda: run_one(task), lambda r, p: atomic_write_json(p, r))
+    return {**result, "label": task["label"]}
 
 
 def make_tasks(methods: dict[str, dict], datasets: Sequence[str], seeds: Sequence[int], budget: int,

@@ -111,13 +111,18 @@ def mutate(space: SearchSpace, arch: str, generator: torch.Generator, tries: int
 
 
 def train_random(ledger: Ledger, budget: int, n: int, generator: torch.Generator) -> None:
-    """Train up to ``n`` new uniformly random architectures (never past ``budget``)."""
+    """Train up to ``n`` new uniformly random architectures (never past ``budget``). Once 100 draws in a
+    row hit trained ones (a nearly exhausted finite space), the rest are drawn from the untrained ones."""
     space = space_of(ledger)
     target = min(budget, ledger.n_trained + n)
     misses = 0
     while ledger.n_trained < target:
+        if misses >= 100:
+            left = [a for a in space.enumerate() if not ledger.is_trained(a)]
+            if not left:
+                raise ValueError(f"the space is exhausted: all {ledger.n_trained} architectures are trained")
+            ledger.train(left[int(torch.randint(len(left), (1,), generator=generator))])
+            continue
         before = ledger.n_trained
         ledger.train(space.sample(1, generator)[0])
         misses = misses + 1 if ledger.n_trained == before else 0
-        if misses > 10_000:
-            raise RuntimeError("random sampling keeps returning trained architectures: is the space exhausted?")

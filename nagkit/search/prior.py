@@ -49,7 +49,7 @@ class TransferPrior:
             raise ValueError(f"need weight >= 0 and decay > 0, got {self.weight}, {self.decay}")
 
     def predictors(self, dataset: str) -> Predictors:
-        """The target's surrogates (quick profile, cached on disk under ``runs/surrogates``)."""
+        """The target's surrogates (quick profile, cached under ``<cache root>/surrogates``)."""
         return lodo_predictors(dataset, parse_sources(dataset, self.sources), surrogate_profile("quick"))
 
     def initial_design(self, ledger: Ledger, predictors: Predictors, n: int, budget: int,

@@ -14,6 +14,7 @@ features, ResNet-18 weights and the target's images (it fails offline with the l
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
@@ -52,14 +53,14 @@ class TransferConfig:
     predictor: str = "lodo"
 
     def __post_init__(self) -> None:
-        if self.n_unique < 1 or self.batch_size < 1 or self.max_batches < 1:
+        if not (self.n_unique >= 1 and self.batch_size >= 1 and self.max_batches >= 1):
             raise ValueError(f"n_unique, batch_size and max_batches must be >= 1, got "
                              f"{self.n_unique}, {self.batch_size}, {self.max_batches}")
-        if self.scale < 0:
-            raise ValueError(f"the guidance scale must be >= 0, got {self.scale}")
+        if self.max_norm is not None and not 0 < self.max_norm < math.inf:
+            raise ValueError(f"max_norm must be None or finite and > 0, got {self.max_norm}")
         if self.predictor not in PREDICTORS:
             raise ValueError(f"predictor must be one of {PREDICTORS}, got {self.predictor!r}")
-        Schedule(self.schedule, self.scale)  # validates the schedule kind
+        Schedule(self.schedule, self.scale)  # validates the schedule kind and the scale (finite, >= 0)
 
     def guidance_schedule(self) -> Schedule:
         return Schedule(self.schedule, self.scale)
@@ -119,13 +120,12 @@ def metad2a_predictors(target: str, config: SurrogateConfig, seed: int = 0) -> P
     on MetaD2A's records) conditioned on the target's ResNet-18 class features."""
     from nagkit.data.datasets import get_spec, load_splits
     from nagkit.data.features import dataset_features
-    from nagkit.notebooks import repo_root
-    from nagkit.predictors.metad2a import (SAFE_FEATURES, MetaTrainConfig, load_class_features, load_metad2a,
-                                           meta_train_predictor)
+    from nagkit.predictors.metad2a import (SAFE_FEATURES, MetaTrainConfig, default_source_dir, load_class_features,
+                                           load_metad2a, meta_train_predictor)
     from nagkit.predictors.model import PredictorConfig
     from nagkit.predictors.set_encoder import SetEncoderConfig
 
-    folder = repo_root() / "runs" / "metad2a"
+    folder = default_source_dir()
     features = load_class_features(folder / SAFE_FEATURES)  # offline: FileNotFoundError naming the download
     data = load_metad2a()  # the packaged records
     meta = MetaTrainConfig(fit=replace(MetaTrainConfig().fit, seed=seed))
@@ -363,9 +363,12 @@ def parse_guide(spec: str) -> tuple[str, float]:
         raise KeyError(f"unknown guidance objective {name!r}; valid: {list(DATASETS)} "
                        "(maximise the LODO surrogate of that dataset's accuracy), optionally =weight")
     try:
-        return name, float(weight) if weight else 1.0
+        value = float(weight) if weight else 1.0
     except ValueError:
         raise ValueError(f"bad weight in --guide {spec!r}: expected name=number") from None
+    if not 0 <= value < math.inf:
+        raise ValueError(f"bad weight in --guide {spec!r}: must be a finite number >= 0")
+    return name, value
 
 
 def accuracy_objectives(specs: Sequence[str], config: SurrogateConfig, seed: int = 0) -> list[Objective]:

@@ -70,6 +70,14 @@ class SearchSpace(ABC):
                 f"(nodes x vocabulary), got {tuple(x.shape)}"
             )
 
+    @staticmethod
+    def non_finite_row(x: torch.Tensor) -> str | None:
+        """The ``validate`` reason for a matrix with a NaN or inf entry (first such row), else ``None``."""
+        finite = torch.isfinite(x).all(dim=1)
+        if finite.all():
+            return None
+        return f"row {int((~finite).nonzero()[0])} has a non-finite entry (NaN or inf)"
+
     def encode_batch(self, archs: Sequence[str]) -> torch.Tensor:
         """Stack encodings into a ``(len(archs), n_nodes, n_vocab)`` tensor."""
         return torch.stack([self.encode(a) for a in archs]) if archs else torch.zeros(0, *self.shape)

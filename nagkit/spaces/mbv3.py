@@ -192,6 +192,8 @@ class MBV3Space(SearchSpace):
         self.check_shape(x)
         if x.dim() != 2:
             raise ValueError(f"validate takes one matrix of shape {self.shape}, got {tuple(x.shape)}")
+        if (reason := self.non_finite_row(x)) is not None:
+            return reason
         counts = (x > 0.5).sum(dim=1).tolist()
         for row, c in enumerate(counts):
             if c > 1:

@@ -115,6 +115,8 @@ class NB201Space(SearchSpace):
         self.check_shape(x)
         if x.dim() != 2:
             raise ValueError(f"validate takes one matrix of shape {self.shape}, got {tuple(x.shape)}")
+        if (reason := self.non_finite_row(x)) is not None:
+            return reason
         active = x > 0.5
         counts = active.sum(dim=1)
         for row in range(self.n_nodes):
