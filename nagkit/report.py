@@ -31,6 +31,27 @@ def write_results(path: str | Path, notebook: str, profile: str, rows: list[dict
     return atomic_write_text(path, json.dumps(payload, indent=1, sort_keys=True, default=float) + "\n")
 
 
+ROW_FIELDS = ("table", "row", "paper", "nagkit", "status", "note")
+
+
+def load_results(path: Path) -> dict:
+    """One results file; ``ValueError`` naming the file (and row) when it is not a valid results file."""
+    try:
+        payload = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    rows = payload.get("rows", []) if isinstance(payload, dict) else None
+    if not isinstance(rows, list):
+        raise ValueError(f"{path}: expected an object with a list of 'rows'")
+    for i, r in enumerate(rows):
+        missing = [k for k in ROW_FIELDS if not isinstance(r, dict) or not isinstance(r.get(k), str)]
+        if missing:
+            raise ValueError(f"{path}: row {i} has no {missing} text field(s); rows need {list(ROW_FIELDS)}")
+        if r["status"] not in STATUSES:
+            raise ValueError(f"{path}: row {i} has status {r['status']!r}; valid: {list(STATUSES)}")
+    return payload
+
+
 def build_report(results_dir: str | Path = "results", out: str | Path | None = None) -> str:
     """Collect every ``*.json`` in ``results_dir`` into markdown (then those of a ``paper/``
     subfolder, full-protocol runs, as tables marked "paper profile"); write it to ``out`` if given."""
@@ -39,8 +60,8 @@ def build_report(results_dir: str | Path = "results", out: str | Path | None = N
     sources = []
     files = [(f, "") for f in sorted(results_dir.glob("*.json"))]
     files += [(f, " (paper profile)") for f in sorted((results_dir / "paper").glob("*.json"))]
-    for f, suffix in files:
-        payload = json.loads(f.read_text())
+    payloads = [(f, suffix, load_results(f)) for f, suffix in files]  # every file checked before writing
+    for f, suffix, payload in payloads:
         sources.append(f"`{f.relative_to(results_dir).as_posix()}` ({payload.get('profile', '?')} profile)")
         for r in payload.get("rows", []):
             tables[r["table"] + suffix].append(r)

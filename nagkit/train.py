@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from nagkit.data.datasets import ImageSet, Splits, load_splits
 from nagkit.executor import Executor, get_executor
-from nagkit.progress import enabled
+from nagkit.progress import Interrupted, deferred_signals, enabled
 from nagkit.storage import atomic_torch_save
 
 SEEDS: tuple[int, ...] = (777, 888, 999)
@@ -189,7 +189,8 @@ def train_network(model: nn.Module, splits: Splits, config: TrainConfig, seed: i
 
     ``checkpoint``: file written after every epoch and resumed from if present (its config must
     match). ``stop_after``: leave after this many epochs in total (``finished`` False), e.g. to
-    time-slice long jobs; the next call resumes.
+    time-slice long jobs; the next call resumes. SIGINT / SIGTERM stop the run at the end of the
+    current epoch (after its checkpoint) with :class:`~nagkit.progress.Interrupted`; a second one at once.
     """
     device = resolve_device(config.device)
     model.to(device)
@@ -216,34 +217,39 @@ def train_network(model: nn.Module, splits: Splits, config: TrainConfig, seed: i
             start_epoch, seconds, history = state["epoch"], state["seconds"], state["history"]
         last = config.epochs if stop_after is None else min(config.epochs, stop_after)
         bar = tqdm(range(start_epoch, last), desc=desc or "train", disable=not enabled(progress), leave=False)
-        for epoch in bar:
-            t0 = time.perf_counter()
-            model.train()
-            order = torch.randperm(n, generator=data_rng)
-            loss_sum, correct = 0.0, 0
-            for step in range(steps_per_epoch):
-                lr = 0.5 * config.lr * (1 + math.cos(math.pi * (epoch * steps_per_epoch + step) / total_steps))
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                idx = order[step * config.batch_size: (step + 1) * config.batch_size]
-                x = prepare_batch(splits.train.images[idx], splits, channels, augment, data_rng, device)
-                y = splits.train.labels[idx].to(device)
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                loss_sum += float(loss.detach()) * len(idx)
-                correct += int((logits.argmax(1) == y).sum())
-            history["train_loss"].append(loss_sum / n)
-            history["train_acc"].append(100.0 * correct / n)
-            seconds += time.perf_counter() - t0
-            bar.set_postfix(loss=f"{loss_sum / n:.3f}", acc=f"{100.0 * correct / n:.1f}")
-            if ckpt is not None:
-                atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                   "cpu_rng": torch.get_rng_state(), "data_rng": data_rng.get_state(),
-                                   "epoch": epoch + 1, "seconds": seconds, "history": history,
-                                   "config": dataclasses.asdict(config), "seed": seed}, ckpt)
+        with deferred_signals() as received:
+            for epoch in bar:
+                t0 = time.perf_counter()
+                model.train()
+                order = torch.randperm(n, generator=data_rng)
+                loss_sum, correct = 0.0, 0
+                for step in range(steps_per_epoch):
+                    lr = 0.5 * config.lr * (1 + math.cos(math.pi * (epoch * steps_per_epoch + step) / total_steps))
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr
+                    idx = order[step * config.batch_size: (step + 1) * config.batch_size]
+                    x = prepare_batch(splits.train.images[idx], splits, channels, augment, data_rng, device)
+                    y = splits.train.labels[idx].to(device)
+                    logits = model(x)
+                    loss = F.cross_entropy(logits, y)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    loss_sum += float(loss.detach()) * len(idx)
+                    correct += int((logits.argmax(1) == y).sum())
+                history["train_loss"].append(loss_sum / n)
+                history["train_acc"].append(100.0 * correct / n)
+                seconds += time.perf_counter() - t0
+                bar.set_postfix(loss=f"{loss_sum / n:.3f}", acc=f"{100.0 * correct / n:.1f}")
+                if ckpt is not None:
+                    atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                       "cpu_rng": torch.get_rng_state(), "data_rng": data_rng.get_state(),
+                                       "epoch": epoch + 1, "seconds": seconds, "history": history,
+                                       "config": dataclasses.asdict(config), "seed": seed}, ckpt)
+                if (signum := received()) is not None:
+                    saved = f"checkpoint {ckpt} holds epoch {epoch + 1}: run again to resume" if ckpt else \
+                        "no checkpoint was written (give one, e.g. --checkpoint-dir, to make training resumable)"
+                    raise Interrupted(f"training stopped after epoch {epoch + 1} of {config.epochs}; {saved}", signum)
         done = len(history["train_loss"])
     result = {"seed": seed, "epochs": done, "finished": done == config.epochs, "seconds": seconds,
               "resumed_from_epoch": start_epoch, "device": str(device), **history,

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from nagkit.cli import main as cli_main
 from nagkit.data.datasets import SPECS, ImageSet, Splits
 from nagkit.executor import get_executor
 from nagkit.nets.nb201 import build_nb201
+from nagkit.progress import Interrupted
 from nagkit.train import (GuidedGeneration, TrainJob, build_model, generated_mbv3_subnets, guided_nb201_cells,
                           prepare_batch, profile, recalibrate_bn, run_job, summarize, top_by_benchmark, train_groups,
                           train_network)
@@ -74,6 +77,30 @@ def test_resume_equals_uninterrupted(tmp_path: Path) -> None:
     model = build_nb201(ARCH, 4, CONFIG.C, CONFIG.N, in_channels=1)
     with pytest.raises(ValueError, match="another config"):
         train_network(model, toy_splits(), dataclasses.replace(CONFIG, lr=0.05), 777, 1, ckpt, progress=False)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_after_the_epoch_with_a_resumable_checkpoint(tmp_path: Path, monkeypatch, signum) -> None:
+    import nagkit.train as trainer
+
+    ckpt, real = tmp_path / "run.pt", trainer.prepare_batch
+    calls = []
+
+    def signalling(*args, **kwargs):  # the signal arrives during the first step of the first epoch
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signum)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "prepare_batch", signalling)
+    with pytest.raises(Interrupted, match="after epoch 1 of 3.*run again to resume") as stopped:
+        _train(777, ckpt)
+    assert stopped.value.exit_code == 128 + signum and torch.load(ckpt, weights_only=True)["epoch"] == 1
+    monkeypatch.setattr(trainer, "prepare_batch", real)
+    _, resumed = _train(777, ckpt)
+    _, full = _train(777)
+    assert resumed["resumed_from_epoch"] == 1 and resumed["train_loss"] == full["train_loss"]
+    assert (resumed["valid_acc"], resumed["test_acc"]) == (full["valid_acc"], full["test_acc"])
 
 
 def test_prepare_batch_augments_reproducibly() -> None:

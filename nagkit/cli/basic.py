@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 from importlib import metadata
@@ -54,30 +53,6 @@ def query(args: argparse.Namespace) -> dict:
             "value": value, "text": f"{value:.4f}"}
 
 
-# Fields build_report reads from every row.
-_ROW_FIELDS = ("table", "row", "paper", "nagkit", "status", "note")
-
-
-def check_results(folder: Path) -> None:
-    """``ValueError`` naming the file (and row) of a results file ``build_report`` cannot read."""
-    from nagkit.report import STATUSES
-
-    for f in sorted(folder.glob("*.json")) + sorted((folder / "paper").glob("*.json")):
-        try:
-            payload = json.loads(f.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{f}: not valid JSON ({err})") from None
-        rows = payload.get("rows", []) if isinstance(payload, dict) else None
-        if not isinstance(rows, list):
-            raise ValueError(f"{f}: expected an object with a list of 'rows'")
-        for i, r in enumerate(rows):
-            missing = [k for k in _ROW_FIELDS if not isinstance(r, dict) or not isinstance(r.get(k), str)]
-            if missing:
-                raise ValueError(f"{f}: row {i} has no {missing} text field(s); rows need {list(_ROW_FIELDS)}")
-            if r["status"] not in STATUSES:
-                raise ValueError(f"{f}: row {i} has status {r['status']!r}; valid: {list(STATUSES)}")
-
-
 def report(args: argparse.Namespace) -> dict:
     from nagkit.report import build_report
 
@@ -86,8 +61,7 @@ def report(args: argparse.Namespace) -> dict:
     if out.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         why = "it is a directory" if out.is_dir() else "the folder is not writable"
         raise ValueError(f"--results {folder}: cannot write {out} ({why})")
-    check_results(folder)
-    text = build_report(folder, out)  # written atomically
+    text = build_report(folder, out)  # every results file checked first (ValueError naming it); written atomically
     return {"path": str(out), "text": text}
 
 

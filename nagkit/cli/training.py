@@ -36,7 +36,9 @@ def train(args: argparse.Namespace) -> dict:
             raise ValueError(f"{flag} {n} exceeds the {have:,} images {args.dataset} has for it")
     try:
         result = run_job(job)
-    except KeyboardInterrupt:
+    except Interrupted:  # the trainer stopped at an epoch boundary and says what it saved
+        raise
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once
         saved = (f"finished epochs are checkpointed in {args.checkpoint_dir}: rerun the same command to resume"
                  if args.checkpoint_dir else "nothing was saved (pass --checkpoint-dir to make the run resumable)")
         raise Interrupted(f"stopped; {saved}") from None
