@@ -39,7 +39,9 @@ def notebook_list(root: Path) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def run_all(profile: str = "quick", only: list[str] | None = None) -> None:
+def run_all(profile: str = "quick", only: list[str] | None = None, executor: str = "local") -> None:
+    """Execute the notebooks (those matching ``only``) for ``profile`` with the fan-out engine ``executor``
+    (:mod:`nagkit.executor`; passed to the notebooks only when it is not their default ``local``)."""
     import papermill
 
     from nagkit.report import build_report
@@ -53,19 +55,39 @@ def run_all(profile: str = "quick", only: list[str] | None = None) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         start = time.time()
         print(f"[nagkit] running {nb.name} ({profile})", flush=True)
-        papermill.execute_notebook(str(nb), str(out), parameters={"profile": profile},
+        # the quick profile is the notebooks' default: no injected cell, so the executed notebook keeps the
+        # cells of its jupytext source (tests/test_notebook_pairs.py)
+        params = {} if profile == "quick" else {"profile": profile}
+        if executor != "local":
+            params["executor"] = executor
+        papermill.execute_notebook(str(nb), str(out), parameters=params,
                                    cwd=str(nb.parent), kernel_name="python3", progress_bar=False)
+        _strip_run_metadata(out)
         print(f"[nagkit] {nb.name} done in {time.time() - start:.0f} s", flush=True)
     build_report(results, results / "REPORT.md")
     print(f"[nagkit] wrote {results / 'REPORT.md'}")
+
+
+def _strip_run_metadata(path: Path) -> None:
+    """Drop papermill's per-cell timings and timestamps: they change every run and are not results."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m nagkit.notebooks", description=__doc__)
     p.add_argument("--profile", choices=PROFILES, default="quick")
     p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03")
+    p.add_argument("--executor", choices=("local", "serial", "ray"), default="local",
+                   help="fan-out engine of the notebooks (nagkit.executor); ray: RAY_ADDRESS or a local instance")
     args = p.parse_args(argv)
-    run_all(args.profile, args.only)
+    run_all(args.profile, args.only, args.executor)
     return 0
 
 

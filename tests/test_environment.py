@@ -16,7 +16,7 @@ def test_dependency_lists_agree():
     assert "python=3.11" in env["dependencies"]
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert set(p for p in pip if not p.startswith("-e")) == wanted
-    assert "-e .[notebooks,test]" in pip
+    assert "-e .[notebooks,test,ray]" in pip
 
 
 def test_torch_is_pinned():

@@ -229,7 +229,7 @@ def load_class_features(path: Path | str) -> list[torch.Tensor]:
             f"missing {path}: the ResNet-18 features of the ImageNet-32 classes are not shipped offline. "
             f"Download {FEATURES_FILE} from MetaD2A's data release ({FEATURES_URL}, listed in "
             f"MetaD2A_nas_bench_201/get_files/get_preprocessed_data.py of {METAD2A_REPO}), place it next to "
-            f"{RECORDS_FILE} (e.g. in ../shared/data/metad2a/) and run "
+            f"{RECORDS_FILE} in the data root's metad2a folder ($NAGKIT_DATA/metad2a, nagkit.paths) and run "
             f"convert_metad2a(that_folder, {path.parent}, trust_pickles=True)"
         )
     d = torch.load(path, weights_only=True)
