@@ -157,8 +157,8 @@ CHECKS = {f"clean.{r['target']}.{r['source']}.{m}": r[m] for r in records for m 
 CHECKS |= {f"noise.{r['target']}.t{r['t']:g}.spearman": r["spearman"] for r in curve.to_dict(orient="records")}
 CHECKS |= {"metad2a.records": len(meta), "metad2a.tasks": len(set(meta.task.tolist()))}
 TOLERANCES = {
-    "clean.*": Tolerance(0.01, "rank correlation over 13,625 held-out cells of a surrogate trained on 2,000: "
-                               "retraining under another seed moves it by a few thousandths"),
+    "clean.*": Tolerance(0.03, "rank correlation over 13,625 held-out cells of a surrogate trained on 2,000; on "
+                               "an emulated other CPU (torch's portable kernels) the largest change was 0.012"),
     "noise.*": Tolerance(0.03, "correlation on 4,000 cells noised with a fixed generator; at high noise a "
                                "retrained surrogate moves it by up to about 0.01"),
     "metad2a.*": Tolerance(0, "counts read from the packaged records: exact"),

@@ -1,4 +1,4 @@
-# %% [markdown]
+# %% [markdown] tags=[]
 # # 08 · Guidance ablation and multi-objective guidance
 #
 # DiffusionNAG steers the reverse diffusion with a noise-aware predictor: conditional score = score + w(t) ·
@@ -27,7 +27,7 @@
 profile = "quick"  # "quick": 300 samples per setting, 20-step PC; "paper": 1,000 samples, 1,000-step PC
 seed = 0
 
-# %%
+# %% tags=[]
 import numpy as np
 import torch
 from IPython.display import Image
@@ -70,7 +70,7 @@ nb201, nb_model, nb_sde, nb_cfg = load("nb201")
 print(f"NB201 score net: VE-SDE sigma {nb_cfg.sigma_min}..{nb_cfg.sigma_max}; {N} samples per setting, "
       f"{SAMPLER.method} {SAMPLER.steps} steps")
 
-# %% [markdown]
+# %% [markdown] tags=[]
 # ## 1 · Guidance scale sweep on NB201
 #
 # The guide is `Objective(surrogate.predict)` (maximise). The constant scales span "no visible effect" to "validity breaks";
@@ -101,7 +101,7 @@ for target in TARGETS:
             print(f"  {r['label']}: sampling stopped: {r['error']}")
     print()
 
-# %%
+# %% tags=[]
 for target in TARGETS:
     opt = bench.optimum(target)[1]
     plot_distributions(sweeps[target], "acc", FIG / f"08_nb201_guidance_{target}.png",
@@ -109,7 +109,7 @@ for target in TARGETS:
                        title=f"NB201 {target}: guidance by the leave-one-dataset-out surrogate", ymin=YMIN[target])
 Image(filename=str(FIG / "08_nb201_guidance_cifar10.png"))
 
-# %% [markdown]
+# %% [markdown] tags=[]
 # The box plots show the true accuracy of the valid samples per setting (validity under each label; settings with
 # no valid sample have no box). The axis starts at 80%; the labels count the samples below it (NB201 has cells at 10%). Which constant scale to carry forward is chosen **without reading any accuracy**:
 # the largest w whose samples stay ≥ 99% valid and ≥ 80% unique (`pick_scale`).
@@ -124,7 +124,7 @@ for target in TARGETS:
           f"mean accuracy {b.mean():.2f} -> {g.mean():.2f}, median {np.median(b):.2f} -> {np.median(g):.2f}, "
           f"max {g.max():.2f}, min {g.min():.2f}")
 
-# %% [markdown]
+# %% [markdown] tags=[]
 # ## 2 · Accuracy under a latency budget (NB201, CIFAR-10)
 #
 # A second noise-aware predictor learns the benchmark's CIFAR-10 latency (ms) of 2,000 seeded cells under the score net's
@@ -153,13 +153,13 @@ print(multi_table.round(3).to_string(index=False))
 print(f"best CIFAR-10 accuracy of any NB201 cell within {BUDGET:g} ms: {best_in_budget:.2f} "
       f"(share of all cells within budget: {(all_lat <= BUDGET).mean():.1%})")
 
-# %%
+# %% tags=[]
 plot_scatter(multi_runs, "latency", "acc", FIG / "08_nb201_latency_budget.png",
              xlabel="true CIFAR-10 latency (ms)", ylabel="true CIFAR-10 test accuracy (%)", vline=BUDGET,
              title="NB201: accuracy guidance with and without a latency budget", ymin=YMIN["cifar10"])
 Image(filename=str(FIG / "08_nb201_latency_budget.png"))
 
-# %% [markdown]
+# %% [markdown] tags=[]
 # ## 3 · FLOPs targets on MBV3
 #
 # The packaged quick MBV3 score net (VE-SDE σ 0.1..1.0) reaches only about 59% validity unguided (notebook 03), so validity
@@ -187,28 +187,35 @@ mb_table["flops std"] = [float(np.std(r["values"]["flops"])) for r in mb_runs]
 print(f"MBV3, true MFLOPs (224 px) of the valid samples, {N} samples per setting")
 print(mb_table.round(2).to_string(index=False))
 
-# %%
+# %% tags=[]
 plot_distributions(mb_runs, "flops", FIG / "08_mbv3_flops_targets.png", xlabel="true MFLOPs of valid samples (224 px)",
                    reference={f"target {T:g}": T for T in FLOPS_TARGETS}, title="MBV3: generation steered to a FLOPs target")
 Image(filename=str(FIG / "08_mbv3_flops_targets.png"))
 
-# %% [markdown]
+# %% [markdown] tags=[]
 # ## Regression check
 #
 # The packaged score nets are fixed, but the guides (surrogates, latency and FLOPs predictors) are trained here, so on
 # another CPU their gradients differ in the last bits and a sample near a tie between two cells can end in the other.
 # The summary statistics are compared with the stored ones within tolerances of a few percent of the samples (15 of
-# 300); extreme values (max, min) are not checked: one flipped sample can move them by tens of points.
+# 300); extreme values (max, min) are not checked: one flipped sample can move them by tens of points. Constant scales
+# of 30 and more are where validity and uniqueness break down: there the sampler amplifies last-bit differences (on
+# an emulated other CPU, validity at w=100 went from 66% to 6%), so only the claim that validity breaks is asserted.
 
-# %%
-def table_checks(prefix, frame, columns):
-    return {f"{prefix}.{r['setting']}.{c}": r[c] for r in records(frame) for c in columns if r.get(c) is not None}
+# %% tags=[]
+def table_checks(prefix, frame, columns, skip=()):
+    return {f"{prefix}.{r['setting']}.{c}": r[c] for r in records(frame) for c in columns
+            if r.get(c) is not None and r["setting"] not in skip}
 
 
+UNSTABLE = [f"w={w:g}" for w in SCALES if w >= 30]
+for t in TARGETS:
+    broken = {r["label"]: r["validity"] for r in sweeps[t] if r["label"] in UNSTABLE[1:]}
+    assert all(v < 0.99 for v in broken.values()), broken  # "validity breaks from w=100 on"
 SHARES = ("validity", "uniqueness")
 CHECKS = {f"chosen_scale.{t}": chosen[t]["w"] for t in TARGETS}
 for t in TARGETS:
-    CHECKS |= table_checks(f"sweep.{t}", tables[t], (*SHARES, "share >= 93", "acc mean", "acc median"))
+    CHECKS |= table_checks(f"sweep.{t}", tables[t], (*SHARES, "share >= 93", "acc mean", "acc median"), UNSTABLE)
 CHECKS |= table_checks("latency", multi_table, (*SHARES, "share within budget", "share >= 93 within budget",
                                                 "acc mean", "acc median", "latency median"))
 CHECKS |= table_checks("flops", mb_table, (*SHARES, "flops mean", "flops median", "mean |error|", "flops std"))
@@ -217,14 +224,15 @@ TOLERANCES = {
     "*validity": Tolerance(0.05, "fraction of 300 samples: 15 samples"),
     "*uniqueness": Tolerance(0.05, "fraction of 300 samples: 15 samples"),
     "*share*": Tolerance(0.05, "fraction of 300 samples: 15 samples"),
-    "*.acc *": Tolerance(1.0, "mean / median accuracy of 300 samples; the per-sample sd is 5-15 points, so 15 "
-                              "flipped samples move the mean by at most about 1 point"),
+    "*.acc *": Tolerance(2.0, "mean / median accuracy of 300 samples: a sample flipping between a collapsed (10%) "
+                              "and a good cell moves the mean by 0.27; on an emulated other CPU the largest change "
+                              "was 1.2"),
     "*latency median": Tolerance(0.5, "median latency (ms) of 300 samples; samples spread over 5-30 ms"),
     "flops.*": Tolerance(10.0, "MFLOPs statistics of ~300 samples spread over 200-420 MFLOPs"),
 }
 print(assert_matches_stored(RES / "08_guidance_ablation.json", CHECKS, TOLERANCES))
 
-# %% [markdown]
+# %% [markdown] tags=[]
 # ## Report rows
 #
 # Statuses are computed from the measurements with the criteria stated in each note.
@@ -288,7 +296,7 @@ _ = write_results(RES / "08_guidance_ablation.json", "08_guidance_ablation", pro
 for name, runs in [*((f"NB201 {t}", sweeps[t]) for t in TARGETS), ("NB201 latency", multi_runs), ("MBV3 FLOPs", mb_runs)]:
     print(name, ", ".join(f"{r['label']}: {r['seconds']:.1f} s" for r in runs))
 
-# %% [markdown]
+# %% [markdown] tags=[]
 # ## What this shows, and what it does not
 #
 # - Guidance by a surrogate that never saw CIFAR-10 labels moves the true CIFAR-10 accuracy distribution of the generated
