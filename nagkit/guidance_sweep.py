@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nagkit.diffusion.sample import SamplerConfig, allows_empty_rows, decode_all, discretize, sample_features
+from nagkit.diffusion.sample import SamplerConfig, decode_all, discretize, sample_features
 from nagkit.diffusion.scorenet import ScoreNet
 from nagkit.diffusion.sde import SDE
 from nagkit.guidance import Objective, Schedule, make_guidance
@@ -61,7 +61,7 @@ def run_setting(space: SearchSpace, model: ScoreNet, sde: SDE, objectives: Seque
     ``seconds`` (wall clock, varies between runs)."""
     objs = setting.objectives if setting.objectives is not None else tuple(objectives)
     gen = torch.Generator().manual_seed(config.seed)
-    allow = allows_empty_rows(space)
+    allow = space.optional_rows
     start, archs, error = time.perf_counter(), [], None
     try:
         for b, first in enumerate(range(0, config.n, config.sampler.batch_size)):

@@ -14,6 +14,7 @@ seed = 0
 from nagkit.benchmarks import NB201Benchmark
 from nagkit.benchmarks import analysis
 from nagkit.notebooks import output_dirs
+from nagkit.paper import NB201_OPTIMUM
 from nagkit.report import row, write_results
 from nagkit.spaces import get_space
 from nagkit.spaces.stats import space_stats
@@ -86,8 +87,8 @@ transfer = analysis.transfer_matrix(frame)
 print(transfer.to_string())
 
 # %%
-optima = {d: bench.optimum(d) for d in ("cifar10", "cifar100", "ImageNet16-120")}
-paper = {"cifar10": "94.37", "cifar100": "73.51", "ImageNet16-120": "47.31"}
+optima = {d: bench.optimum(d) for d in bench.datasets}
+paper = {d: f"{acc:.2f}" for d, acc in NB201_OPTIMUM.items()}
 rows = [row("NB201 benchmark optima (test accuracy %)", d, paper[d], f"{acc:.2f}",
             "reproduced" if f"{acc:.2f}" == paper[d] else "deviates",
             "" if f"{acc:.2f}" == paper[d] else "benchmark table differs from the published optimum")

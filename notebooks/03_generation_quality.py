@@ -28,15 +28,14 @@ from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
 from nagkit.diffusion.sample import SamplerConfig, quality_by_rule
 from nagkit.diffusion.train import TrainConfig, make_sde, training_set
 from nagkit.notebooks import output_dirs
+from nagkit.paper import GENERATION_QUALITY, VALIDITY_NO_POS
 from nagkit.regression import Tolerance, assert_matches_stored, tolerance_table
 from nagkit.report import row, write_results
 from nagkit.spaces import get_space
 
 FIG, RES = output_dirs(profile)
 N = 1000
-PAPER = {("nb201", "validity"): 98.97, ("nb201", "uniqueness"): 98.70, ("nb201", "novelty"): 49.20,
-         ("mbv3", "validity"): 99.09}
-PAPER_NOPOS = {"nb201": 100.0, "mbv3": 42.17}
+PAPER, PAPER_NOPOS = GENERATION_QUALITY, VALIDITY_NO_POS
 
 
 def load(name, pos=True):

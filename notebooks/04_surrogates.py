@@ -1,4 +1,4 @@
-# %% [markdown] tags=[]
+# %% [markdown]
 # # 04 · Surrogates: clean, noise-aware and dataset-aware predictors
 #
 # DiffusionNAG ranks generated cells with a clean predictor f(X) and guides sampling with a noise-aware copy
@@ -16,19 +16,20 @@
 profile = "quick"  # "quick": 2,000 training cells, short training; "paper": 10,000 cells, long training
 seed = 0
 
-# %% tags=[]
+# %%
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Image
 
-from nagkit.benchmarks import DATASETS, NB201Benchmark
+from nagkit.benchmarks import NB201Benchmark
 from nagkit.notebooks import output_dirs
 from nagkit.paths import data_root
-from nagkit.predictors import (heldout_correlation, load_class_features,
-                               load_metad2a, lodo_sources, meta_train_predictor, nb201_matrices, predict,
-                               rank_correlation, source_objective, split, surrogate_profile, train_surrogate)
+from nagkit.predictors import (load_class_features, load_metad2a, meta_train_predictor, predict, rank_correlation,
+                               surrogate_profile)
+from nagkit.transfer.lodo import (heldout_correlation, lodo_sources, source_objective, space_matrices, split,
+                                  train_surrogate)
 from nagkit.predictors.metad2a import MetaTrainConfig
 from nagkit.regression import Tolerance, assert_matches_stored, tolerance_table
 from nagkit.report import row, write_results
@@ -36,6 +37,7 @@ from nagkit.report import row, write_results
 torch.set_num_threads(1)  # small graphs: one thread is as fast and never oversubscribes
 FIG, RES = output_dirs(profile)
 bench = NB201Benchmark()
+DATASETS = bench.datasets
 config = surrogate_profile(profile)
 train_idx, heldout_idx = split(config.n_train, seed)
 print(f"training cells: {len(train_idx)}, held-out cells: {len(heldout_idx)}")
@@ -43,7 +45,7 @@ IN16 = ("ImageNet16-120",)
 sources = {(t, "LODO"): lodo_sources(t) for t in DATASETS}
 sources.update({(t, "ImageNet16-120 only"): IN16 for t in ("cifar10", "cifar100")})
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Clean surrogates
 #
 # Each distinct source set is trained once (cached under `$NAGKIT_CACHE/surrogates/`, keyed by config and seed; see `nagkit.paths`).
@@ -54,7 +56,7 @@ sources.update({(t, "ImageNet16-120 only"): IN16 for t in ("cifar10", "cifar100"
 clean = {s: train_surrogate(s, False, config, seed) for s in dict.fromkeys(sources.values())}
 
 # %% tags=["nbval-ignore-output"]
-X_held = nb201_matrices()[heldout_idx]
+X_held = space_matrices()[heldout_idx]
 preds = {src: predict(model, X_held).numpy() for src, model in clean.items()}
 records = []
 for (target, kind), src in sources.items():
@@ -67,7 +69,7 @@ for (target, kind), src in sources.items():
 table = pd.DataFrame(records)
 print(table.round(3).to_string(index=False))
 
-# %% tags=[]
+# %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 4))
 for ax, target in zip(axes, DATASETS):
     src = sources[(target, "LODO")]
@@ -81,7 +83,7 @@ fig.savefig(FIG / "04_surrogate_scatter.png", dpi=110)
 plt.close(fig)
 Image(filename=str(FIG / "04_surrogate_scatter.png"))
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Noise-aware surrogates
 #
 # Trained on X_t = (2X - 1) + sigma(t) z under the score network's VE-SDE (sigma_min 0.1, sigma_max 5), conditioned on
@@ -110,7 +112,7 @@ fig.savefig(FIG / "04_noise_levels.png", dpi=110)
 plt.close(fig)
 Image(filename=str(FIG / "04_noise_levels.png"))
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## MetaD2A meta-training data
 #
 # The authors' files are torch pickles (one needs `igraph`). nagkit converts them once, on explicit opt-in
@@ -120,7 +122,7 @@ Image(filename=str(FIG / "04_noise_levels.png"))
 # provenance and checksums in `nagkit/resources/PROVENANCE.md`; a test checks a fresh conversion of the originals
 # equals it), so this notebook does not need the originals. The meta-predictor f(X, D) also needs the ImageNet-32 class features.
 
-# %% tags=[]
+# %%
 # MetaD2A's records as packaged with nagkit (converted once from the untrusted pickles of its data release,
 # see nagkit/resources/PROVENANCE.md); downloaded features are looked for in `<data root>/metad2a` (`$NAGKIT_DATA`, see `nagkit.paths`).
 out_dir = data_root() / "metad2a"
@@ -132,7 +134,7 @@ print(f"distinct cells: {len(set(meta.arch))}, accuracy {float(meta.acc.min()):.
       f" (mean {float(meta.acc.mean()):.2f})")
 print(f"MetaD2A split: {len(meta_train)} training / {len(meta_valid)} validation records")
 
-# %% tags=[]
+# %%
 try:
     features = load_class_features(out_dir)
 except FileNotFoundError as err:
@@ -143,16 +145,16 @@ if features is not None:
     meta_result = info["valid"]
     print({k: round(v, 3) for k, v in meta_result.items()})
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Results
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Regression check
 #
 # The surrogates are trained here: on another CPU their weights differ in the last bits, so their rank
 # correlations are compared with the stored ones within a tolerance rather than as text.
 
-# %% tags=[]
+# %%
 CHECKS = {f"clean.{r['target']}.{r['source']}.{m}": r[m] for r in records for m in ("spearman", "kendall")}
 CHECKS |= {f"noise.{r['target']}.t{r['t']:g}.spearman": r["spearman"] for r in curve.to_dict(orient="records")}
 CHECKS |= {"metad2a.records": len(meta), "metad2a.tasks": len(set(meta.task.tolist()))}

@@ -46,11 +46,13 @@ from nagkit.benchmarks import NB201Benchmark, analysis
 from nagkit.executor import get_executor
 from nagkit.notebooks import output_dirs
 from nagkit.paths import data_root
-from nagkit.predictors.fit import lodo_surrogates
+from nagkit.cli.transfer import parse_sources
 from nagkit.regression import Tolerance, assert_matches_stored, tolerance_table
 from nagkit.report import row, write_results
-from nagkit.search.transfer import (choose_scale, load_predictors, optimum_rank, parse_sources, run_seed,
-                                    summarise_runs, transfer_profile)
+from nagkit.transfer.lodo import lodo_surrogates
+from nagkit.transfer.predictors import load_predictors
+from nagkit.transfer.protocol import run_seed, summarise_runs, transfer_profile
+from nagkit.transfer.tuning import choose_scale, optimum_rank
 
 torch.set_num_threads(1)
 pd.set_option("display.width", 160)

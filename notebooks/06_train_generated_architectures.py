@@ -1,4 +1,4 @@
-# %% [markdown] tags=[]
+# %% [markdown]
 # # 06 · Training generated architectures from scratch
 #
 # The paper evaluates NB201 transfer NAS on **FGVC-Aircraft** (30 manufacturer classes) and **Oxford-IIIT Pets**
@@ -34,7 +34,7 @@ seed = 0
 ofa_weights = None  # path to an OFA supernet checkpoint (ofa_mbv3_d234_e346_k357_w1.0) for the MBV3 section
 executor = "local"  # fan-out engine of the trainings: "local" (process pool), "serial" or "ray" (nagkit.executor)
 
-# %% tags=[]
+# %%
 import time
 
 import matplotlib.pyplot as plt
@@ -49,35 +49,35 @@ from nagkit.notebooks import output_dirs
 from nagkit.predictors.fit import surrogate_profile
 from nagkit.regression import Tolerance, assert_matches_stored, tolerance_table
 from nagkit.report import row, write_results
-from nagkit.train import (SEEDS, GuidedGeneration, baseline_groups, best_by_valid, generated_mbv3_subnets,
-                          guided_nb201_cells, train_groups, train_many)
-from nagkit.train import profile as train_profile
+from nagkit.training.generated import (SEEDS, GuidedNB201Config, baseline_groups, best_by_valid,
+                                       generated_mbv3_subnets, guided_nb201_cells, train_groups, train_many)
+from nagkit.training.trainer import profile as train_profile
 
 torch.set_num_threads(1)  # small networks: one thread per process (the trainer's workers do the same)
 FIG, RES = output_dirs(profile)
 pd.set_option("display.width", 160)
 pd.set_option("display.max_colwidth", 90)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Settings and data
 #
 # The data check fails with the command to run when a dataset is missing (`nagkit fetch …`; for Fashion-MNIST also
 # the Debian package `dataset-fashion-mnist`).
 
-# %% tags=[]
+# %%
 K, POOL = 3, 100  # k cells per group; CIFAR-10-ranked = top k of a random pool of POOL cells
 if profile == "quick":
     datasets = ["fashion-mnist"]
     config = train_profile("quick")  # 3 epochs, batch 128, C=8, N=1 (the NB201 optimiser otherwise)
     data = dict(resolution=16, n_train=2000, n_eval=1000)
     workers = 2
-    generation = GuidedGeneration()  # 20-step predictor-corrector sampler
+    generation = GuidedNB201Config()  # 20-step predictor-corrector sampler
 else:
     datasets = ["aircraft", "pets"]
     config = train_profile("paper")  # the NB201 recipe and skeleton: 200 epochs, C=16, N=5
     data = dict(resolution=32)
     workers = None
-    generation = GuidedGeneration(steps=1000)  # the authors' 1,000-step sampler
+    generation = GuidedNB201Config(steps=1000)  # the authors' 1,000-step sampler
 print(config)
 print(generation)
 for d in datasets:
@@ -87,7 +87,7 @@ for d in datasets:
     print(f"{d}: {splits.spec.n_classes} classes, train/valid/test {len(splits.train)}/{len(splits.valid)}/"
           f"{len(splits.test)} at {splits.resolution}px\n  {splits.note}")
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Guided generation on NB201 (transfer surrogates)
 #
 # The noise-aware surrogate guides the packaged score network (`Schedule("constant", w)`, maximise; w = 10 on the
@@ -100,7 +100,7 @@ for d in datasets:
 
 # %% tags=["nbval-ignore-output"]
 surrogate = surrogate_profile(profile)
-gen = {"unguided (w=0)": guided_nb201_cells(K, seed, surrogate, GuidedGeneration(w=0, steps=generation.steps)),
+gen = {"unguided (w=0)": guided_nb201_cells(K, seed, surrogate, GuidedNB201Config(w=0, steps=generation.steps)),
        f"guided (w={generation.w:g})": guided_nb201_cells(K, seed, surrogate, generation)}
 guided = gen[f"guided (w={generation.w:g})"]
 bench = NB201Benchmark()
@@ -113,7 +113,7 @@ for name, g in gen.items():
     print(f"{name:15} {g['generated']:7d} {g['valid'] / g['generated']:6.1%} {g['unique']:8d} {mean_score:29.3f} "
           f"{c10.mean():22.2f} (min {c10.min():.2f})")
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## The groups of cells
 
 # %% tags=["nbval-ignore-output"]
@@ -124,7 +124,7 @@ pd.DataFrame([{"group": g, "cell": a, "C10 valid (bench)": round(bench.query(a, 
                "clean score": round(clean_score[a], 3) if a in clean_score else None}
               for g, cells in groups.items() for a in cells])
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Training every (cell, seed) at equal budget
 #
 # Jobs go through `nagkit.executor` (parameter `executor`: local worker processes, one thread each, or Ray;
@@ -149,7 +149,7 @@ table = pd.DataFrame([{"dataset": d, "group": g, "cell": a, "test acc % (mean ±
                       for d, r in results.items() for g, out in r.items() for a, s in out["per_arch"].items()])
 table
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # Per group: the mean over its k cells of each cell's seed-mean, with the 95% t-interval over the k cells
 # (the spread between cells), and the paper's selection rule (the cell with the best validation accuracy, its test
 # accuracy over seeds).
@@ -161,7 +161,7 @@ summary = pd.DataFrame([{"dataset": d, "group": g, "group mean test acc % (± 95
                         for d, r in results.items() for g, out in r.items()])
 summary
 
-# %% tags=[]
+# %%
 fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 3.4), squeeze=False)
 for ax, d in zip(axes[0], datasets):
     for i, (g, out) in enumerate(results[d].items()):
@@ -174,7 +174,7 @@ for ax, d in zip(axes[0], datasets):
 fig.tight_layout()
 fig.savefig(FIG / "06_group_accuracies.png", dpi=120)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## MobileNetV3 subnets generated by the score network (pipeline check)
 #
 # The paper's MBV3 protocol generates 5,000 subnets, ranks them with the meta-predictor and fine-tunes the top 30
@@ -207,7 +207,7 @@ else:
     print("MBV3: the paper protocol (top 30 of 5,000 generated, fine-tuned from OFA weights at 224 px) is not run here")
 pd.DataFrame(mbv3)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Regression check
 #
 # Every number above comes out of training (the surrogates that guide and rank, then the networks), so on another
@@ -216,7 +216,7 @@ pd.DataFrame(mbv3)
 # the stored runs, and the one claim that holds with a wide margin is asserted: guidance moves the samples to
 # cells that are better on the benchmark (the surrogates' sources include CIFAR-10).
 
-# %% tags=[]
+# %%
 guided_name = f"guided (w={generation.w:g})"
 assert c10_mean[guided_name] > c10_mean["unguided (w=0)"] + 2.0, c10_mean
 # the MBV3 runs are a pipeline check (2 epochs, 1,000 images): their accuracy moved by 12 points on an emulated other
@@ -236,7 +236,7 @@ TOLERANCES = {
 }
 print(assert_matches_stored(RES / "06_train_generated_architectures.json", CHECKS, TOLERANCES))
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Results
 
 # %% tags=["nbval-ignore-output"]
@@ -280,7 +280,7 @@ if mbv3:
                     "OFA fine-tuning of the top 30"))
 pd.DataFrame(rows)[["table", "row", "paper", "nagkit", "status"]]
 
-# %% tags=[]
+# %%
 payload = {d: {g: {"archs": out["archs"], "per_arch": out["per_arch"], "test_acc": out["test_acc"],
                    "valid_acc": out["valid_acc"], "best_by_valid": best_by_valid(out)[0],
                    "runs": [{k: v for k, v in run.items() if k != "seconds"} for run in out["runs"]]}

@@ -45,14 +45,15 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from IPython.display import Image
 
-from nagkit.benchmarks import DATASETS, NB201Benchmark
+from nagkit.benchmarks import NB201Benchmark
+from nagkit.benchmarks.nb201 import DATASETS
 from nagkit.executor import get_executor
 from nagkit.notebooks import output_dirs
 from nagkit.paths import cache_dir
 from nagkit.regression import Tolerance, assert_matches_stored, tolerance_table
 from nagkit.report import row, write_results
 from nagkit.search.anytime import accuracy_at, compare_row, plot_anytime, run_grid, summarise_runs
-from nagkit.search.prior import TransferPrior
+from nagkit.transfer.prior import TransferPrior
 
 # %%
 FIG, RES = output_dirs(profile)

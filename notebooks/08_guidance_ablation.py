@@ -1,4 +1,4 @@
-# %% [markdown] tags=[]
+# %% [markdown]
 # # 08 · Guidance ablation and multi-objective guidance
 #
 # DiffusionNAG steers the reverse diffusion with a noise-aware predictor: conditional score = score + w(t) ·
@@ -27,7 +27,7 @@
 profile = "quick"  # "quick": 300 samples per setting, 20-step PC; "paper": 1,000 samples, 1,000-step PC
 seed = 0
 
-# %% tags=[]
+# %%
 import numpy as np
 import torch
 from IPython.display import Image
@@ -40,7 +40,9 @@ from nagkit.guidance import Objective, Schedule, authors_schedule
 from nagkit.guidance_sweep import (Setting, SweepConfig, constant_sweep, pick_scale, plot_distributions, plot_scatter,
                                    records, run_sweep, summarise)
 from nagkit.notebooks import output_dirs
-from nagkit.predictors.fit import lodo_surrogates, surrogate_profile
+from nagkit.paper import POPULATION_NB201
+from nagkit.predictors.fit import surrogate_profile
+from nagkit.transfer.lodo import lodo_surrogates
 from nagkit.predictors.properties import Property, property_predictor, property_profile
 from nagkit.regression import Tolerance, assert_matches_stored, tolerance_table
 from nagkit.report import row, write_results
@@ -55,7 +57,7 @@ SWEEP = SweepConfig(n=N, sampler=SAMPLER, seed=seed)
 TARGETS = ["cifar10"] if QUICK else ["cifar10", "cifar100"]
 ABOVE = {"cifar10": 93.0, "cifar100": 70.0}
 YMIN = {"cifar10": 80.0, "cifar100": 50.0}  # figure axes; the samples below are counted in the labels
-PAPER_POPULATION = {"cifar10": (94.37, 93.13, 86.44), "cifar100": (73.51, 70.34, 58.09)}  # max / mean / min
+PAPER_POPULATION = POPULATION_NB201  # max / mean / min
 bench = NB201Benchmark()
 
 
@@ -70,7 +72,7 @@ nb201, nb_model, nb_sde, nb_cfg = load("nb201")
 print(f"NB201 score net: VE-SDE sigma {nb_cfg.sigma_min}..{nb_cfg.sigma_max}; {N} samples per setting, "
       f"{SAMPLER.method} {SAMPLER.steps} steps")
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## 1 · Guidance scale sweep on NB201
 #
 # The guide is `Objective(surrogate.predict)` (maximise). The constant scales span "no visible effect" to "validity breaks";
@@ -88,7 +90,7 @@ latency = property_predictor(latency_prop, True, property_profile(profile, nb_cf
 # %% tags=["nbval-ignore-output"]
 SCALES = [0, 1, 3, 10, 30, 100, 300]
 settings = constant_sweep(SCALES) + [Setting("annealed w=30", Schedule("annealed", 30.0)),
-                                     Setting("authors 10000-300/batch", authors_schedule("nb201"))]
+                                     Setting("authors 10000-300/batch", authors_schedule(nb201))]
 sweeps, tables = {}, {}
 for target in TARGETS:
     truth = {"acc": lambda a, t=target: bench.query(a, t, "test_acc"), "latency": latency_prop}
@@ -101,7 +103,7 @@ for target in TARGETS:
             print(f"  {r['label']}: sampling stopped: {r['error']}")
     print()
 
-# %% tags=[]
+# %%
 for target in TARGETS:
     opt = bench.optimum(target)[1]
     plot_distributions(sweeps[target], "acc", FIG / f"08_nb201_guidance_{target}.png",
@@ -109,7 +111,7 @@ for target in TARGETS:
                        title=f"NB201 {target}: guidance by the leave-one-dataset-out surrogate", ymin=YMIN[target])
 Image(filename=str(FIG / "08_nb201_guidance_cifar10.png"))
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # The box plots show the true accuracy of the valid samples per setting (validity under each label; settings with
 # no valid sample have no box). The axis starts at 80%; the labels count the samples below it (NB201 has cells at 10%). Which constant scale to carry forward is chosen **without reading any accuracy**:
 # the largest w whose samples stay ≥ 99% valid and ≥ 80% unique (`pick_scale`).
@@ -124,7 +126,7 @@ for target in TARGETS:
           f"mean accuracy {b.mean():.2f} -> {g.mean():.2f}, median {np.median(b):.2f} -> {np.median(g):.2f}, "
           f"max {g.max():.2f}, min {g.min():.2f}")
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## 2 · Accuracy under a latency budget (NB201, CIFAR-10)
 #
 # A second noise-aware predictor learns the benchmark's CIFAR-10 latency (ms) of 2,000 seeded cells under the score net's
@@ -153,13 +155,13 @@ print(multi_table.round(3).to_string(index=False))
 print(f"best CIFAR-10 accuracy of any NB201 cell within {BUDGET:g} ms: {best_in_budget:.2f} "
       f"(share of all cells within budget: {(all_lat <= BUDGET).mean():.1%})")
 
-# %% tags=[]
+# %%
 plot_scatter(multi_runs, "latency", "acc", FIG / "08_nb201_latency_budget.png",
              xlabel="true CIFAR-10 latency (ms)", ylabel="true CIFAR-10 test accuracy (%)", vline=BUDGET,
              title="NB201: accuracy guidance with and without a latency budget", ymin=YMIN["cifar10"])
 Image(filename=str(FIG / "08_nb201_latency_budget.png"))
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## 3 · FLOPs targets on MBV3
 #
 # The packaged quick MBV3 score net (VE-SDE σ 0.1..1.0) reaches only about 59% validity unguided (notebook 03), so validity
@@ -187,12 +189,12 @@ mb_table["flops std"] = [float(np.std(r["values"]["flops"])) for r in mb_runs]
 print(f"MBV3, true MFLOPs (224 px) of the valid samples, {N} samples per setting")
 print(mb_table.round(2).to_string(index=False))
 
-# %% tags=[]
+# %%
 plot_distributions(mb_runs, "flops", FIG / "08_mbv3_flops_targets.png", xlabel="true MFLOPs of valid samples (224 px)",
                    reference={f"target {T:g}": T for T in FLOPS_TARGETS}, title="MBV3: generation steered to a FLOPs target")
 Image(filename=str(FIG / "08_mbv3_flops_targets.png"))
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Regression check
 #
 # The packaged score nets are fixed, but the guides (surrogates, latency and FLOPs predictors) are trained here, so on
@@ -202,7 +204,7 @@ Image(filename=str(FIG / "08_mbv3_flops_targets.png"))
 # of 30 and more are where validity and uniqueness break down: there the sampler amplifies last-bit differences (on
 # an emulated other CPU, validity at w=100 went from 66% to 6%), so only the claim that validity breaks is asserted.
 
-# %% tags=[]
+# %%
 def table_checks(prefix, frame, columns, skip=()):
     return {f"{prefix}.{r['setting']}.{c}": r[c] for r in records(frame) for c in columns
             if r.get(c) is not None and r["setting"] not in skip}
@@ -232,7 +234,7 @@ TOLERANCES = {
 }
 print(assert_matches_stored(RES / "08_guidance_ablation.json", CHECKS, TOLERANCES))
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Report rows
 #
 # Statuses are computed from the measurements with the criteria stated in each note.
@@ -296,7 +298,7 @@ _ = write_results(RES / "08_guidance_ablation.json", "08_guidance_ablation", pro
 for name, runs in [*((f"NB201 {t}", sweeps[t]) for t in TARGETS), ("NB201 latency", multi_runs), ("MBV3 FLOPs", mb_runs)]:
     print(name, ", ".join(f"{r['label']}: {r['seconds']:.1f} s" for r in runs))
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## What this shows, and what it does not
 #
 # - Guidance by a surrogate that never saw CIFAR-10 labels moves the true CIFAR-10 accuracy distribution of the generated

@@ -28,9 +28,11 @@ from nagkit.diffusion.sample import SamplerConfig, sample_features
 from nagkit.diffusion.scorenet import ScoreNetConfig
 from nagkit.guidance import Objective, Schedule
 from nagkit.progress import enabled
-from nagkit.search.transfer import TransferConfig, parse_guide
+from nagkit.cli.transfer import parse_guide
+from nagkit.transfer.protocol import TransferConfig
 from nagkit.spaces import get_space
-from nagkit.train import PROFILES, TrainConfig, TrainJob, resolve_device
+from nagkit.device import resolve_device
+from nagkit.training.trainer import PROFILES, ImageTrainConfig, TrainJob
 from tests.fixtures import make_fashion_mnist
 
 NB, MB = get_space("nb201"), get_space("mbv3")
@@ -61,7 +63,7 @@ PATHS = {
     ("train", "--root"): common.data_root, ("train", "--checkpoint-dir"): common.output_dir,
     ("train", "--ofa-weights"): common.input_file, ("fetch", "--root"): common.data_root,
 }
-DEVICES = {("train", "--device")}
+DEVICES = {("train", "--device"), ("train-scorenet", "--device"), ("generate", "--device")}
 PATHLIKE = re.compile(r"(^|_)(out|root|dir|checkpoint|weights|results|path|file)($|_)")
 
 
@@ -375,10 +377,11 @@ LIBRARY_BAD = [
     (dtrain.TrainConfig, {"sigma_max": math.inf}), (dtrain.TrainConfig, {"eps": 0.0}),
     (dtrain.TrainConfig, {"train_fraction": 0.0}), (dtrain.TrainConfig, {"train_fraction": 1.5}),
     (dtrain.TrainConfig, {"train_samples": 0}), (dtrain.TrainConfig, {"checkpoint_every": 0}),
-    (TrainConfig, {"epochs": 0}), (TrainConfig, {"batch_size": -4}), (TrainConfig, {"lr": math.nan}),
-    (TrainConfig, {"lr": 0.0}), (TrainConfig, {"momentum": 1.0}), (TrainConfig, {"momentum": math.nan}),
-    (TrainConfig, {"weight_decay": -1.0}), (TrainConfig, {"C": 0}), (TrainConfig, {"N": 0}),
-    (TrainConfig, {"dropout": 1.0}), (TrainConfig, {"eval_batch_size": 0}), (TrainConfig, {"bn_recalibrate": -1}),
+    (ImageTrainConfig, {"epochs": 0}), (ImageTrainConfig, {"batch_size": -4}), (ImageTrainConfig, {"lr": math.nan}),
+    (ImageTrainConfig, {"lr": 0.0}), (ImageTrainConfig, {"momentum": 1.0}), (ImageTrainConfig, {"momentum": math.nan}),
+    (ImageTrainConfig, {"weight_decay": -1.0}), (ImageTrainConfig, {"C": 0}), (ImageTrainConfig, {"N": 0}),
+    (ImageTrainConfig, {"dropout": 1.0}), (ImageTrainConfig, {"eval_batch_size": 0}),
+    (ImageTrainConfig, {"bn_recalibrate": -1}),
     (Schedule, {"w": math.nan}), (Schedule, {"w": -1.0}), (Schedule, {"w": math.inf}),
     (Schedule, {"kind": "linear", "decrement": -1.0}), (Schedule, {"kind": "linear", "floor": -1.0}),
     (Schedule, {"floor": math.nan}),
@@ -394,9 +397,9 @@ def test_library_configs_refuse_misleading_values(cls, kwargs):
 
 
 LIBRARY_CALLS = {
-    "TrainJob n_train=-5": lambda: TrainJob(ARCH, 0, "fashion-mnist", TrainConfig(), n_train=-5),
-    "TrainJob n_eval=0": lambda: TrainJob(ARCH, 0, "fashion-mnist", TrainConfig(), n_eval=0),
-    "TrainJob resolution=0": lambda: TrainJob(ARCH, 0, "fashion-mnist", TrainConfig(), resolution=0),
+    "TrainJob n_train=-5": lambda: TrainJob(ARCH, 0, "fashion-mnist", ImageTrainConfig(), n_train=-5),
+    "TrainJob n_eval=0": lambda: TrainJob(ARCH, 0, "fashion-mnist", ImageTrainConfig(), n_eval=0),
+    "TrainJob resolution=0": lambda: TrainJob(ARCH, 0, "fashion-mnist", ImageTrainConfig(), resolution=0),
     "Objective weight=nan": lambda: Objective(lambda x, s: x, weight=math.nan),
     "Objective weight=-1": lambda: Objective(lambda x, s: x, weight=-1.0),
     "Objective weight=inf": lambda: Objective(lambda x, s: x, weight=math.inf),
@@ -419,7 +422,7 @@ def test_library_calls_refuse_misleading_values(make):
 def test_valid_defaults_and_packaged_configs_still_pass():
     assert SamplerConfig() == SamplerConfig("pc", 20, 0.16, 1e-5, 1000)
     assert TransferConfig().scale == 10.0 and dtrain.TrainConfig().steps == 250_000
-    assert PROFILES["paper"] == TrainConfig() and PROFILES["quick"].epochs == 3
+    assert PROFILES["paper"] == ImageTrainConfig() and PROFILES["quick"].epochs == 3
     for space in (NB, MB):
         for name in dtrain.PROFILES:
             dtrain.profile(space, name)

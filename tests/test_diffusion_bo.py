@@ -9,14 +9,16 @@ from nagkit.benchmarks import Ledger
 from nagkit.cli import main
 from nagkit.diffusion.sde import VESDE
 from nagkit.search import (OPTIMISERS, STRATEGIES, Acquisition, AcquisitionScorer, GuidedGeneration,
-                           NoiseAwareEnsemble, get_strategy)
+                           NoiseAwareEnsemble, get_optimiser, get_strategy)
 from nagkit.search.bananas import MLPEnsemble, normal_scores, onehot_encoding
+from nagkit.search.base import resolve
 
 TINY = {"samples": 40, "fit_steps": 50, "epochs": 30, "n_init": 6, "batch": 3}
 
 
 def test_registered():
-    assert "diffusionnag-bo" in STRATEGIES and OPTIMISERS["guided"] is GuidedGeneration
+    assert "diffusionnag-bo" in STRATEGIES and resolve(OPTIMISERS["guided"]) is GuidedGeneration
+    assert isinstance(get_optimiser("guided", samples=8), GuidedGeneration)
 
 
 def test_noise_aware_ensemble_learns_a_count_and_is_differentiable(space):

@@ -3,6 +3,7 @@ import torch
 
 from nagkit.diffusion.sde import VESDE
 from nagkit.guidance import Objective, Schedule, authors_schedule, make_guidance
+from nagkit.spaces import get_space
 
 
 def linear_predictor(weights: torch.Tensor):
@@ -48,8 +49,8 @@ def test_at_most_constraint_only_penalises_excess(setup):
 
 def test_schedules():
     t = torch.tensor([0.0, 0.5, 1.0])
-    assert torch.equal(authors_schedule("nb201").scale(2, t), torch.full((3,), 9400.0))
-    assert torch.equal(authors_schedule("mbv3").scale(2, t), torch.full((3,), 9000.0))
+    assert torch.equal(authors_schedule(get_space("nb201")).scale(2, t), torch.full((3,), 9400.0))
+    assert torch.equal(authors_schedule(get_space("mbv3")).scale(2, t), torch.full((3,), 9000.0))
     assert torch.equal(Schedule("linear", 1000.0, 300.0).scale(10, t), torch.zeros(3))
     assert torch.allclose(Schedule("annealed", 2.0).scale(0, t), torch.tensor([2.0, 1.0, 0.0]))
     with pytest.raises(ValueError):

@@ -102,8 +102,9 @@ def test_chain_adjacency_and_positions():
     assert adj.dtype == torch.bool and adj.shape == (20, 20)
     assert torch.equal(adj, torch.diag(torch.ones(19, dtype=torch.bool), 1))
     assert torch.equal(SPACE.reachability(), torch.ones(20, 20, dtype=torch.bool).triu(1))
-    assert SPACE.stage_of_slot().tolist() == [s for s in range(5) for _ in range(4)]
-    assert SPACE.slot_in_stage().tolist() == [0, 1, 2, 3] * 5
+    slot, stage = SPACE.stage_layout()
+    assert stage.tolist() == [s for s in range(5) for _ in range(4)]
+    assert slot.tolist() == [0, 1, 2, 3] * 5
     with pytest.raises(NotImplementedError, match="2.18e\\+19"):
         SPACE.enumerate()
 

@@ -41,3 +41,39 @@ def test_none_cell_outputs_constant_logits() -> None:
 def test_bad_arch_string_is_rejected() -> None:
     with pytest.raises(ValueError):
         build_nb201("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", 10)
+
+
+def test_net_registry_declares_each_space_builder() -> None:
+    """The trainer dispatches through ``NETS``; each builder validates its own arguments."""
+    from nagkit.nets import NETS, get_net
+    from nagkit.nets.mbv3 import MBV3Net
+    from nagkit.training.trainer import profile
+
+    assert sorted(NETS) == ["mbv3", "nb201"]
+    config = profile("quick", C=4, N=1, dropout=0.0)
+    nb = NETS["nb201"](BEST, 7, 1, config, 777)
+    initial = [t.clone() for t in nb.state_dict().values()]
+    assert isinstance(nb, torch.nn.Module) and nb(torch.randn(2, 1, 8, 8)).shape == (2, 7)
+    assert NETS["nb201"].input_channels(1) == 1 and NETS["mbv3"].input_channels(1) == 3
+    mb = NETS["mbv3"]("k3e3-k3e3|k3e3-k3e3|k3e3-k3e3|k3e3-k3e3|k3e3-k3e3", 5, 3, config, 777)
+    assert isinstance(mb, MBV3Net) and mb.classifier.dropout.p == 0.0
+    with pytest.raises(ValueError, match="only for space 'mbv3'"):
+        NETS["nb201"](BEST, 7, 1, config, 777, ofa_weights="w.pth")
+    with pytest.raises(KeyError, match="valid: \\['mbv3', 'nb201'\\]"):
+        get_net("darts")
+    # same seed -> same initial weights, and the global RNG is left alone
+    state = torch.get_rng_state()
+    again = NETS["nb201"](BEST, 7, 1, config, 777)
+    assert torch.equal(state, torch.get_rng_state())
+    assert all(torch.equal(a, b) for a, b in zip(initial, again.state_dict().values()))
+
+
+def test_train_cli_space_choices_come_from_the_registry() -> None:
+    import argparse
+
+    from nagkit.cli import build_parser
+    from nagkit.nets import NETS
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    space = next(a for a in sub._actions if "--space" in a.option_strings)
+    assert list(space.choices) == sorted(NETS)

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from nagkit import paths
-from nagkit.predictors.fit import default_cache_dir as surrogate_cache
+from nagkit.transfer.lodo import default_cache_dir as surrogate_cache
 from nagkit.predictors.properties import default_cache_dir as property_cache
 
 

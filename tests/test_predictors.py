@@ -17,18 +17,20 @@ from nagkit.predictors import (
     SurrogateConfig,
     evaluate,
     fit_predictor,
-    heldout_correlation,
-    lodo_sources,
-    lodo_surrogates,
-    nb201_matrices,
     noised,
     rank_correlation,
-    source_objective,
-    split,
-    train_surrogate,
 )
 from nagkit.spaces import get_space
 from nagkit.spaces.base import SearchSpace
+from nagkit.transfer.lodo import (
+    heldout_correlation,
+    lodo_sources,
+    lodo_surrogates,
+    source_objective,
+    space_matrices,
+    split,
+    train_surrogate,
+)
 
 SMALL = EncoderConfig(hidden=32, layers=2)
 
@@ -177,15 +179,16 @@ def test_source_objective_averages_standardised_sources() -> None:
     assert rank_correlation(obj, c10)["spearman"] > 0.9  # the sources carry the target's ranking
 
 
-class RecordingBenchmark:
+class RecordingBenchmark(NB201Benchmark):
     """Serves NB201 tables and remembers which datasets were read."""
 
     def __init__(self) -> None:
-        self.bench, self.read = NB201Benchmark(), []
+        super().__init__()
+        self.read = []
 
-    def table(self, dataset: str, metric: str):
+    def table(self, dataset: str, metric: str, seed: int | None = None):
         self.read.append(dataset)
-        return self.bench.table(dataset, metric)
+        return super().table(dataset, metric, seed)
 
 
 def test_lodo_surrogates_never_read_the_target_and_are_cached(tmp_path) -> None:
@@ -201,7 +204,7 @@ def test_lodo_surrogates_never_read_the_target_and_are_cached(tmp_path) -> None:
     bench.read.clear()
     again = lodo_surrogates("cifar10", config, seed=0, cache_dir=tmp_path, benchmark=bench)
     assert bench.read == []  # loaded from the cache, nothing retrained
-    x = nb201_matrices()[first["heldout_idx"][:50]]
+    x = space_matrices(bench)[first["heldout_idx"][:50]]
     assert torch.equal(first["clean"].predict(x), again["clean"].predict(x))
     corr = heldout_correlation(first["noise"], "cifar10", config, seed=0, t=1e-5, n_cells=500)
     assert corr["n"] == 500 and -1 <= corr["spearman"] <= 1

@@ -9,8 +9,9 @@ import torch
 from nagkit.benchmarks import Ledger
 from nagkit.cli import main
 from nagkit.search import Acquisition, AcquisitionScorer, get_strategy
-from nagkit.search.prior import PriorTerm, TransferPrior
-from nagkit.search.transfer import Predictors
+from nagkit.search.prior import PRIORS, PriorTerm, get_prior
+from nagkit.transfer.predictors import Predictors
+from nagkit.transfer.prior import TransferPrior
 
 CONV3 = 5  # column of nor_conv_3x3 in the NB201 vocabulary
 
@@ -27,7 +28,7 @@ def conv3_predictors() -> Predictors:
 
 @pytest.fixture
 def conv3_prior(monkeypatch):
-    monkeypatch.setattr(TransferPrior, "predictors", lambda self, dataset: conv3_predictors())
+    monkeypatch.setattr(TransferPrior, "predictors", lambda self, dataset, benchmark="nb201": conv3_predictors())
 
 
 def test_config_is_validated():
@@ -35,6 +36,19 @@ def test_config_is_validated():
         TransferPrior("cifar10")
     with pytest.raises(ValueError, match="decay"):
         TransferPrior(decay=0)
+    with pytest.raises(KeyError, match="unknown prior"):
+        get_prior("cifar10")
+
+
+def test_priors_by_name_are_transfer_priors():
+    assert list(PRIORS) == ["lodo", "imagenet16"]
+    prior = get_prior("imagenet16", weight=2.0, decay=5.0)
+    assert prior == TransferPrior("imagenet16", 2.0, 5.0)
+    bo = get_strategy("bananas", prior="lodo", prior_weight=0.5, prior_scale=3.0)
+    assert bo.prior == TransferPrior("lodo", weight=0.5, scale=3.0)
+    assert get_strategy("bananas", prior=prior).prior is prior and get_strategy("bananas").prior is None
+    with pytest.raises(ValueError, match="prior options"):
+        get_strategy("bananas", prior=prior, prior_weight=2.0)
 
 
 def test_term_fades_with_trained_cells():

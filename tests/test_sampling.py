@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
-from nagkit.diffusion.sample import SamplerConfig, allows_empty_rows, discretize, generate, sample_features
+from nagkit.diffusion.sample import SamplerConfig, discretize, generate, sample_features
 from nagkit.diffusion.scorenet import ScoreNet, ScoreNetConfig
 from nagkit.diffusion.sde import VESDE
 from nagkit.diffusion.train import TrainConfig, make_sde
@@ -75,7 +75,7 @@ def test_discretisation_rules():
     assert discretize(x, "threshold").tolist() == [[[1, 0, 1], [0, 0, 0]]]
     with pytest.raises(ValueError, match="rule"):
         discretize(x, "round")
-    assert not allows_empty_rows(NB) and allows_empty_rows(get_space("mbv3"))
+    assert not NB.optional_rows and get_space("mbv3").optional_rows
 
 
 class ExactMBV3Score(torch.nn.Module):

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from nagkit.diffusion.scorenet import ScoreNet, ScoreNetConfig, attention_allowed, position_embedding
+from nagkit.diffusion.scorenet import ScoreNet, ScoreNetConfig, attention_allowed, n_parameters, position_embedding
 from nagkit.spaces import get_space
 
 TINY = ScoreNetConfig(layers=1, width=16, heads=2, ffn=16)
@@ -105,3 +105,25 @@ def test_bad_config():
         ScoreNetConfig(width=30, heads=4)
     with pytest.raises(ValueError, match="param"):
         ScoreNetConfig(param="x0")
+
+
+def test_paper_profile_builds_the_authors_network():
+    """method.md: 12 x 64 LayerNorm'ed layer outputs -> ELU MLP 768-1536-1536-7, time MLP 64-256-64: 3,989,575."""
+    from nagkit.diffusion.train import profile
+
+    space = get_space("nb201")
+    net, _ = profile(space, "paper")
+    model = ScoreNet(space, net)
+    assert n_parameters(model) == 3_989_575
+    assert n_parameters(model.head) == 768 * 1536 + 1536 + 1536 * 1536 + 1536 + 1536 * 7 + 7
+    x, sigma = torch.randn(2, *space.shape), torch.tensor([0.5, 2.0])
+    assert model(x, sigma).shape == x.shape
+    small = ScoreNet(space, ScoreNetConfig(layers=2, width=16, heads=2, ffn=32, head="concat", head_hidden=24))
+    # the concatenated features are every layer's normalised output, in order
+    h = torch.randn(2, space.n_nodes, 16)
+    feats = small.features(h)
+    assert feats.shape == (2, space.n_nodes, 32)
+    first = small.norms[0](small.encoder.layers[0](h, src_mask=small.blocked))
+    torch.testing.assert_close(feats[..., :16], first)
+    with pytest.raises(ValueError, match="head"):
+        ScoreNetConfig(head="mlp")

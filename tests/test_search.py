@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -35,6 +37,27 @@ def test_registry_lists_all_methods():
     assert {"rs", "rea", "ls", "bananas", "gpbo"} <= set(STRATEGIES)
     with pytest.raises(KeyError, match="valid"):
         get_strategy("nope")
+
+
+def test_random_search_imports_only_what_it_needs():
+    """Registries are lazy: one strategy never pulls in the transfer, GP or graph-network stacks."""
+    code = ("import sys, nagkit.search.random_search; heavy = ('nagkit.transfer', 'nagkit.diffusion', "
+            "'nagkit.predictors', 'botorch', 'gpytorch', 'torch_geometric', 'scipy'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(heavy)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_anytime_runs_on_the_benchmark_of_the_task_space(monkeypatch):
+    import nagkit.search.anytime as anytime
+
+    task = {"label": "RS", "spec": {"name": "rs"}, "dataset": "cifar10", "seed": 0, "budget": 5, "val_seed": None}
+    assert anytime.task_key(task) == anytime.task_key({**task, "space": "nb201"})  # NB201 keys are unchanged
+    assert anytime.task_key(task) != anytime.task_key({**task, "space": "other"})
+    assert anytime.run_one({**task, "space": "nb201"})["test_acc"] == anytime.run_one(task)["test_acc"]
+    with pytest.raises(KeyError, match="no tabular benchmark"):
+        anytime.run_one({**task, "space": "mbv3"})
+    assert {t["space"] for t in anytime.make_tasks({"RS": {"name": "rs"}}, ["cifar10"], [0], 5)} == {"nb201"}
 
 
 @pytest.mark.parametrize("name", sorted(TINY))

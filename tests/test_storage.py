@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-import nagkit.predictors.fit as fit_module
+import nagkit.transfer.lodo as lodo_module
 import nagkit.search.anytime as anytime
 from nagkit.data.datasets import load_splits
-from nagkit.predictors.fit import FitConfig, SurrogateConfig, surrogate_key, train_surrogate
+from nagkit.predictors.fit import FitConfig, SurrogateConfig
+from nagkit.transfer.lodo import surrogate_key, train_surrogate
 from nagkit.predictors.model import EncoderConfig, PredictorConfig
 from nagkit.search.anytime import RUN_FIELDS, run_cached, run_one, task_key
 from nagkit.storage import CorruptEntryWarning, atomic_torch_save, atomic_write, atomic_write_json, cached
@@ -149,7 +150,7 @@ def _surrogate_worker(barrier, queue, cache_dir: Path) -> None:
 
 def test_concurrent_surrogate_training_runs_once(tmp_path: Path, monkeypatch) -> None:
     counter = tmp_path / "fits"
-    count_calls(monkeypatch, fit_module, "fit_predictor", counter)
+    count_calls(monkeypatch, lodo_module, "fit_predictor", counter)
     cache = tmp_path / "cache"
     digests = together(_surrogate_worker, (cache,), 3)
     assert calls(counter) == 1 and len(set(digests)) == 1
@@ -184,7 +185,7 @@ def test_corrupt_surrogate_is_named_and_retrained(tmp_path: Path, monkeypatch, d
     else:
         atomic_torch_save({"encoder.weight": torch.zeros(3)}, path)  # readable, but not this model's weights
     counter = tmp_path / "fits"
-    count_calls(monkeypatch, fit_module, "fit_predictor", counter)
+    count_calls(monkeypatch, lodo_module, "fit_predictor", counter)
     with pytest.warns(CorruptEntryWarning, match=re.escape(str(path))):
         model = train_surrogate(SOURCES, False, TINY, 0, tmp_path)
     assert calls(counter) == 1 and digest(model) == fresh

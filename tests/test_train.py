@@ -15,9 +15,10 @@ from nagkit.data.datasets import SPECS, ImageSet, Splits
 from nagkit.executor import get_executor
 from nagkit.nets.nb201 import build_nb201
 from nagkit.progress import Interrupted
-from nagkit.train import (GuidedGeneration, TrainJob, build_model, generated_mbv3_subnets, guided_nb201_cells,
-                          prepare_batch, profile, recalibrate_bn, run_job, summarize, top_by_benchmark, train_groups,
-                          train_network)
+from nagkit.stats import summarise_t
+from nagkit.training.generated import (GuidedNB201Config, generated_mbv3_subnets, guided_nb201_cells, top_by_benchmark,
+                                       train_groups)
+from nagkit.training.trainer import TrainJob, build_model, prepare_batch, profile, recalibrate_bn, run_job, train_network
 from tests.fixtures import make_fashion_mnist
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|"
@@ -81,7 +82,7 @@ def test_resume_equals_uninterrupted(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_after_the_epoch_with_a_resumable_checkpoint(tmp_path: Path, monkeypatch, signum) -> None:
-    import nagkit.train as trainer
+    import nagkit.training.trainer as trainer
 
     ckpt, real = tmp_path / "run.pt", trainer.prepare_batch
     calls = []
@@ -115,11 +116,11 @@ def test_prepare_batch_augments_reproducibly() -> None:
     assert up.shape == (16, 1, 12, 12)
 
 
-def test_summarize_t_interval() -> None:
-    s = summarize([1.0, 2.0, 3.0])
+def test_summarise_t_interval() -> None:
+    s = summarise_t([1.0, 2.0, 3.0])
     assert s["mean"] == 2.0 and s["std"] == pytest.approx(1.0)
     assert s["ci95"] == pytest.approx(stats.t.ppf(0.975, 2) / 3**0.5)
-    assert summarize([5.0])["ci95"] is None
+    assert summarise_t([5.0])["ci95"] is None
 
 
 def _fashion_root(tmp_path: Path) -> Path:
@@ -176,6 +177,8 @@ def test_recalibrate_bn_uses_exact_training_statistics() -> None:
 def test_ofa_weights_only_for_mbv3(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="only for space 'mbv3'"):
         build_model("nb201", ARCH, 4, 1, CONFIG, 777, ofa_weights=tmp_path / "w.pth")
+    with pytest.raises(KeyError, match=r"unknown space 'darts'; valid: \['mbv3', 'nb201'\]"):
+        build_model("darts", ARCH, 4, 1, CONFIG, 777)
     mbv3 = "k3e3-k3e3|k3e3-k3e3|k3e3-k3e3|k3e3-k3e3|k3e3-k3e3"
     with pytest.raises(FileNotFoundError, match="OFA supernet checkpoint not found"):
         build_model("mbv3", mbv3, 4, 3, CONFIG, 777, ofa_weights=tmp_path / "w.pth")
@@ -189,7 +192,7 @@ def test_guided_generation_ranks_distinct_valid_cells(tmp_path: Path) -> None:
 
     tiny = SurrogateConfig(n_train=200, fit=FitConfig(steps=30, progress=False),
                            noise_fit=FitConfig(steps=30, progress=False))
-    gen = GuidedGeneration(w=10.0, batch=16, min_unique=5, max_rounds=2, steps=5)
+    gen = GuidedNB201Config(w=10.0, batch=16, min_unique=5, max_rounds=2, steps=5)
     out = guided_nb201_cells(3, 0, tiny, gen, cache_dir=tmp_path)
     space = NB201Space()
     scores = [sc for _, sc in out["ranked"]]
@@ -197,11 +200,11 @@ def test_guided_generation_ranks_distinct_valid_cells(tmp_path: Path) -> None:
     assert len({space.canonical(c) for c, _ in out["ranked"]}) == out["unique"] >= 3
     assert out["generated"] == 16 * out["rounds"] and out["valid"] == len(out["valid_cells"])
     assert guided_nb201_cells(3, 0, tiny, gen, cache_dir=tmp_path)["cells"] == out["cells"]
-    plain = guided_nb201_cells(3, 0, tiny, GuidedGeneration(w=0, batch=16, min_unique=5, max_rounds=2, steps=5),
+    plain = guided_nb201_cells(3, 0, tiny, GuidedNB201Config(w=0, batch=16, min_unique=5, max_rounds=2, steps=5),
                                cache_dir=tmp_path)
     assert plain["valid_cells"] != out["valid_cells"]  # guidance changes the samples
     with pytest.raises(RuntimeError, match="distinct valid"):
-        guided_nb201_cells(50, 0, tiny, GuidedGeneration(batch=8, min_unique=1, max_rounds=1, steps=5), cache_dir=tmp_path)
+        guided_nb201_cells(50, 0, tiny, GuidedNB201Config(batch=8, min_unique=1, max_rounds=1, steps=5), cache_dir=tmp_path)
 
 
 def test_generated_mbv3_subnets_are_valid_and_ranked_by_flops() -> None:

@@ -4,17 +4,21 @@ import numpy as np
 import pytest
 import torch
 
-import nagkit.search.transfer as tr
-from nagkit.benchmarks.nb201 import NB201Benchmark
+import nagkit.transfer.predictors as tp
+import nagkit.transfer.protocol as tr
+import nagkit.transfer.tuning as tt
+from nagkit.benchmarks import NB201Benchmark, get_benchmark
 from nagkit.cli import main
+from nagkit.cli.transfer import parse_guide, parse_sources
 from nagkit.diffusion.sample import SamplerConfig
+from nagkit.diffusion.train import scorenet_and_sde
 from nagkit.predictors.encoder import EncoderConfig
-from nagkit.predictors.fit import FitConfig, fit_predictor, nb201_matrices
+from nagkit.predictors.fit import FitConfig, fit_predictor
 from nagkit.predictors.model import Predictor, PredictorConfig
-from nagkit.spaces.nb201 import NB201Space
+from nagkit.transfer.lodo import lodo_sources, named_sources, space_matrices
 
-BENCH = NB201Benchmark()
-SPACE = NB201Space()
+BENCH = get_benchmark("nb201")
+SPACE = BENCH.space
 OPT_C10 = BENCH.optimum("cifar10")[0]
 OTHERS = [a for a in SPACE.sample(40, torch.Generator().manual_seed(3)) if a != OPT_C10]
 
@@ -43,15 +47,38 @@ def oracle(dataset):
 
 
 def test_parse_sources():
-    assert tr.parse_sources("cifar10") == ("cifar100", "ImageNet16-120")
-    assert tr.parse_sources("cifar100", "imagenet16") == ("ImageNet16-120",)
-    assert tr.parse_sources("cifar10", "cifar100, ImageNet16-120") == ("cifar100", "ImageNet16-120")
+    assert parse_sources("cifar10") == ("cifar100", "ImageNet16-120")
+    assert parse_sources("cifar100", "imagenet16") == ("ImageNet16-120",)
+    assert parse_sources("cifar10", "cifar100, ImageNet16-120") == ("cifar100", "ImageNet16-120")
+    assert parse_sources("cifar10", ["cifar100", "cifar100"], BENCH) == ("cifar100",)
     with pytest.raises(ValueError, match="cannot be a source"):
-        tr.parse_sources("cifar10", "cifar10,cifar100")
+        parse_sources("cifar10", "cifar10,cifar100")
+    with pytest.raises(ValueError, match="cannot be a source"):
+        parse_sources("ImageNet16-120", "imagenet16")
     with pytest.raises(KeyError, match="unknown source"):
-        tr.parse_sources("cifar10", "svhn")
+        parse_sources("cifar10", "svhn")
     with pytest.raises(KeyError):
-        tr.parse_sources("svhn")
+        parse_sources("svhn")
+
+
+class TwoDatasets(NB201Benchmark):
+    """A stand-in benchmark on NB201's space with two of its datasets (LODO needs no more)."""
+
+    name = "two"
+    datasets = ("cifar10", "cifar100")
+
+
+def test_sources_come_from_the_benchmark():
+    two = TwoDatasets()
+    assert lodo_sources("cifar100", two) == ("cifar10",) == named_sources("cifar100", "lodo", two)
+    with pytest.raises(KeyError, match="unknown two dataset"):
+        lodo_sources("ImageNet16-120", two)
+    with pytest.raises(KeyError, match="unknown source set"):
+        named_sources("cifar10", "imagenet16", two)
+    one = TwoDatasets()
+    one.datasets = ("cifar10",)
+    with pytest.raises(ValueError, match="at least two datasets"):
+        lodo_sources("cifar10", one)
 
 
 def test_config_validation():
@@ -73,7 +100,7 @@ def test_population_dedupes_counts_and_stops(monkeypatch):
     fake, calls = scripted_generate([[a, None, a, b], [None, None, b, c], [d, a, None, d], [a] * 4])
     monkeypatch.setattr(tr, "generate", fake)
     cfg = tr.TransferConfig(n_unique=3, batch_size=4, scale=2.0)
-    pop = tr.generate_population(None, None, lambda x, s: x.sum((1, 2)), cfg, torch.Generator())
+    pop = tr.generate_population(None, None, lambda x, s: x.sum((1, 2)), cfg, torch.Generator(), SPACE)
     assert pop.archs == [a, b, c] and pop.n_batches == 2 and len(calls) == 2  # stops once 3 distinct exist
     assert pop.n_drawn == 8 and pop.n_valid == 5 and pop.validity == 5 / 8 and pop.uniqueness == 3 / 5
     assert all(callable(g) for g in calls)
@@ -81,15 +108,21 @@ def test_population_dedupes_counts_and_stops(monkeypatch):
     fake, calls = scripted_generate([[a] * 4] * 3)
     monkeypatch.setattr(tr, "generate", fake)
     pop = tr.generate_population(None, None, None, tr.TransferConfig(n_unique=3, batch_size=4, scale=0.0,
-                                                                     max_batches=3), torch.Generator())
+                                                                     max_batches=3), torch.Generator(), SPACE)
     assert pop.archs == [a] and pop.n_batches == 3 and calls == [None] * 3
+    # the population keeps every distinct string (uniqueness counts them); the pool is its first n_unique
+    fake, calls = scripted_generate([[a, b, c, d]])
+    monkeypatch.setattr(tr, "generate", fake)
+    pop = tr.generate_population(None, None, None, tr.TransferConfig(n_unique=2, batch_size=4, scale=0.0),
+                                 torch.Generator(), SPACE)
+    assert pop.archs == [a, b, c, d] and pop.n_valid_unique == 4 and pop.uniqueness == 1.0
 
 
 def test_rank_orders_by_score_and_keeps_ties_stable():
     archs = OTHERS[:5]
     scores = torch.tensor([1.0, 3.0, 2.0, 3.0, 0.0])
-    assert tr.rank(archs, lambda x: scores) == [archs[1], archs[3], archs[2], archs[0], archs[4]]
-    assert tr.rank([], lambda x: scores) == []
+    assert tr.rank(archs, lambda x: scores, SPACE) == [archs[1], archs[3], archs[2], archs[0], archs[4]]
+    assert tr.rank([], lambda x: scores, SPACE) == []
 
 
 def test_train_in_rank_order_stops_at_optimum_or_exhausts():
@@ -103,7 +136,7 @@ def test_transfer_search_with_oracle_ranking(monkeypatch):
     pool = OTHERS[:6] + [OPT_C10]
     fake, _ = scripted_generate([pool[:4], pool[4:] + [None]])
     monkeypatch.setattr(tr, "generate", fake)
-    preds = tr.Predictors(oracle("cifar10"), lambda x, s: x.sum((1, 2)), "oracle")
+    preds = tp.Predictors(oracle("cifar10"), lambda x, s: x.sum((1, 2)), "oracle")
     cfg = tr.TransferConfig(n_unique=7, batch_size=4, scale=1.0)
     r = tr.transfer_search(None, None, preds, "cifar10", ("cifar100",), cfg, seed=0, benchmark=BENCH)
     acc = [BENCH.query(a, "cifar10", "test_acc") for a in pool]
@@ -113,7 +146,7 @@ def test_transfer_search_with_oracle_ranking(monkeypatch):
     assert r.population == pytest.approx({"max": max(acc), "mean": float(np.mean(acc)), "min": min(acc)})
     assert r.validity == pytest.approx(7 / 8) and sorted(r.ranked) == sorted(pool)
     # a reversed ranking trains the whole pool before the optimum
-    worst = tr.Predictors(lambda x: -oracle("cifar10")(x), preds.guide, "anti-oracle")
+    worst = tp.Predictors(lambda x: -oracle("cifar10")(x), preds.guide, "anti-oracle")
     fake, _ = scripted_generate([pool[:4], pool[4:] + [None]])
     monkeypatch.setattr(tr, "generate", fake)
     r = tr.transfer_search(None, None, worst, "cifar10", ("cifar100",), cfg, seed=0, benchmark=BENCH)
@@ -123,7 +156,7 @@ def test_transfer_search_with_oracle_ranking(monkeypatch):
 def test_transfer_search_without_valid_samples_raises(monkeypatch):
     fake, _ = scripted_generate([[None] * 4] * 2)
     monkeypatch.setattr(tr, "generate", fake)
-    preds = tr.Predictors(oracle("cifar10"), lambda x, s: x.sum((1, 2)), "oracle")
+    preds = tp.Predictors(oracle("cifar10"), lambda x, s: x.sum((1, 2)), "oracle")
     with pytest.raises(ValueError, match="no valid architecture"):
         tr.transfer_search(None, None, preds, "cifar10", ("cifar100",),
                            tr.TransferConfig(batch_size=4, max_batches=2), benchmark=BENCH)
@@ -145,14 +178,14 @@ def test_summarise_runs_fractions():
 
 
 def test_pseudo_task_uses_sources_only():
-    assert tr.pseudo_task(("cifar100", "ImageNet16-120")) == ("cifar100", ("ImageNet16-120",))
+    assert tt.pseudo_task(("cifar100", "ImageNet16-120")) == ("cifar100", ("ImageNet16-120",))
     with pytest.raises(ValueError):
-        tr.pseudo_task(("ImageNet16-120",))
+        tt.pseudo_task(("ImageNet16-120",))
 
 
 def test_loop_with_real_sampler_and_tiny_predictors():
     """End to end on the packaged score net with tiny predictors fitted here (not the paper's)."""
-    x = nb201_matrices()[:300]
+    x = space_matrices("nb201")[:300]
     y = torch.as_tensor(BENCH.table("cifar100", "test_acc")[:300], dtype=torch.float32)
     small = EncoderConfig(hidden=16, layers=1)
     clean = Predictor(SPACE, PredictorConfig(encoder=small))
@@ -161,8 +194,8 @@ def test_loop_with_real_sampler_and_tiny_predictors():
     cfg = tr.TransferConfig(n_unique=5, batch_size=8, scale=0.05, sampler=SamplerConfig(steps=5))
     fit_predictor(clean, x, y, fit)
     fit_predictor(noise, x, y, fit, cfg.surrogate.sde())
-    preds = tr.Predictors(lambda m: clean.predict(m).detach(), noise.predict, "tiny")
-    model, sde = tr.packaged_nb201()
+    preds = tp.Predictors(lambda m: clean.predict(m).detach(), noise.predict, "tiny")
+    model, sde = scorenet_and_sde("nb201")
     r = tr.transfer_search(model, sde, preds, "cifar10", ("cifar100",), cfg, seed=1, benchmark=BENCH)
     scores = clean.predict(SPACE.encode_batch(r.ranked)).detach()
     assert torch.all(scores[:-1] >= scores[1:]) and 1 <= len(r.ranked) <= 5
@@ -175,7 +208,7 @@ def test_loop_with_real_sampler_and_tiny_predictors():
 def fake_cli(monkeypatch):
     fake, _ = scripted_generate([OTHERS[:9] + [OPT_C10, None]])
     monkeypatch.setattr(tr, "generate", fake)
-    monkeypatch.setattr(tr, "load_predictors", lambda target, sources, config, seed=0: tr.Predictors(
+    monkeypatch.setattr(tp, "load_predictors", lambda target, sources, config, seed=0, benchmark="nb201": tp.Predictors(
         oracle(target), lambda x, s: x.sum((1, 2)), " + ".join(sources)))
     monkeypatch.setattr(tr, "transfer_profile", lambda profile, **kw: tr.TransferConfig(batch_size=11, **kw))
 
@@ -206,29 +239,29 @@ def test_cli_generate_guide(tmp_path, monkeypatch, capsys):
 
     seen = {}
 
-    def fake_objectives(specs, config, seed=0):
-        seen["specs"] = list(specs)
-        return [Objective(lambda x, s: x.sum((1, 2)), weight=tr.parse_guide(spec)[1]) for spec in specs]
+    def fake_objectives(guides, config, seed=0, benchmark="nb201"):
+        seen["guides"] = list(guides)
+        return [Objective(lambda x, s: x.sum((1, 2)), weight=weight) for _, weight in guides]
 
-    monkeypatch.setattr(tr, "accuracy_objectives", fake_objectives)
+    monkeypatch.setattr(tp, "accuracy_objectives", fake_objectives)
     out = tmp_path / "archs.txt"
     args = ["generate", "--space", "nb201", "--n", "8", "--steps", "3", "--out", str(out), "--json"]
     assert main(args + ["--guide", "cifar10=2", "--guide", "cifar100", "--guidance-scale", "0.5"]) == 0
     res = json.loads(capsys.readouterr().out)
-    assert seen["specs"] == ["cifar10=2", "cifar100"] and res["guide"] == ["cifar10=2", "cifar100"]
+    assert seen["guides"] == [("cifar10", 2.0), ("cifar100", 1.0)] and res["guide"] == ["cifar10=2", "cifar100"]
     assert res["guidance_scale"] == 0.5 and res["n"] == 8
     assert main(args + ["--guide", "latency"]) == 2
     assert "valid: ['cifar10'" in capsys.readouterr().err
     assert main(args + ["--guide", "cifar10=abc"]) == 2
     assert main(["generate", "--space", "mbv3", "--n", "4", "--out", str(out), "--guide", "cifar10"]) == 2
-    assert tr.parse_guide("ImageNet16-120=0.25") == ("ImageNet16-120", 0.25)
+    assert parse_guide("ImageNet16-120=0.25") == ("ImageNet16-120", 0.25)
 
 
 def test_optimum_rank():
     table = torch.as_tensor(BENCH.table("cifar10", "test_acc"), dtype=torch.float64)
-    assert tr.optimum_rank(lambda x: table, "cifar10", BENCH) == 1
+    assert tt.optimum_rank(lambda x: table, "cifar10", BENCH) == 1
     n_best = int((table >= table.max() - 1e-6).sum())  # the table has ties at the top
-    assert tr.optimum_rank(lambda x: -table, "cifar10", BENCH) == 15625 - n_best + 1
+    assert tt.optimum_rank(lambda x: -table, "cifar10", BENCH) == 15625 - n_best + 1
 
 
 def test_choose_scale_prefers_valid_then_pool_mean(monkeypatch):
@@ -244,7 +277,7 @@ def test_choose_scale_prefers_valid_then_pool_mean(monkeypatch):
                 "population": {"max": mean, "mean": mean, "min": mean}, "validity": validity,
                 "uniqueness": 1.0, "n_drawn": 16, "ranked": [], "seconds_spent": 0.0}
 
-    monkeypatch.setattr(tr, "run_seed", fake_run)
+    monkeypatch.setattr(tt, "run_seed", fake_run)
     serial = get_executor("serial", progress=False)
-    w, table = tr.choose_scale("cifar10", [1.0, 2.0, 4.0], [0, 1], tr.TransferConfig(), serial)
+    w, table = tt.choose_scale("cifar10", [1.0, 2.0, 4.0], [0, 1], tr.TransferConfig(), serial)
     assert w == 2.0 and len(table) == 3 and set(seen) == {("cifar100", ("ImageNet16-120",))}

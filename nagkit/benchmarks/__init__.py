@@ -1,6 +1,30 @@
-"""Tabular benchmarks (NASLib-style ``query(arch, dataset, metric)``) and the cost ledger."""
-from nagkit.benchmarks.ledger import Ledger, TrainRecord
-from nagkit.benchmarks.nats import load_nats_tables, nats_benchmark
-from nagkit.benchmarks.nb201 import DATASETS, METRICS, NB201Benchmark, NB201Tables
+"""Tabular benchmarks (NASLib-style ``query(arch, dataset, metric)``), their registry and the cost ledger.
 
-__all__ = ["DATASETS", "METRICS", "Ledger", "NB201Benchmark", "NB201Tables", "TrainRecord", "load_nats_tables", "nats_benchmark"]
+A benchmark is registered under the name of its search space; :func:`get_benchmark` builds one per
+process (its tables load once).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+from nagkit.benchmarks.base import Metric, TabularBenchmark
+from nagkit.benchmarks.ledger import Ledger, TrainRecord
+from nagkit.benchmarks.nb201 import NB201Benchmark
+from nagkit.benchmarks.nbgraph import NBGraphBenchmark
+
+BENCHMARKS: dict[str, Callable[[], TabularBenchmark]] = {
+    "nb201": NB201Benchmark,
+    "nbgraph": NBGraphBenchmark,
+}
+
+
+@lru_cache(maxsize=None)
+def get_benchmark(name: str) -> TabularBenchmark:
+    """The benchmark of space ``name`` (one instance per process); ``KeyError`` lists the valid names."""
+    if name not in BENCHMARKS:
+        raise KeyError(f"no tabular benchmark for space {name!r}; valid: {sorted(BENCHMARKS)}")
+    return BENCHMARKS[name]()
+
+
+__all__ = ["BENCHMARKS", "Ledger", "Metric", "NB201Benchmark", "TabularBenchmark", "TrainRecord", "get_benchmark"]

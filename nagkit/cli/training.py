@@ -6,8 +6,9 @@ import dataclasses
 
 from nagkit.cli.common import add_parser, data_root, device, finite_float, input_file, int_range, output_dir, seed
 from nagkit.data.datasets import SPECS
+from nagkit.nets import NETS
 from nagkit.progress import Interrupted, enabled
-from nagkit.train import PROFILES, TrainJob, job_splits, profile, run_job
+from nagkit.training.trainer import PROFILES, TrainJob, job_splits, profile, run_job
 
 MAX_IMAGES = 10**9  # subset sizes; beyond a dataset's size they are refused once it is loaded
 
@@ -59,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = add_parser(sub, "train", "train one architecture from scratch and report valid/test accuracy", train)
     p.add_argument("arch", help="architecture string (NB201 cell or MBV3 subnet)")
-    p.add_argument("--space", choices=["nb201", "mbv3"], default="nb201")
+    p.add_argument("--space", choices=sorted(NETS), default="nb201")  # the spaces with a net builder
     p.add_argument("--dataset", choices=list(SPECS), default="fashion-mnist",
                    help="fashion-mnist works offline; the others need `nagkit fetch` first")
     p.add_argument("--root", type=data_root, default=None,

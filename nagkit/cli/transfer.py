@@ -1,33 +1,81 @@
-"""``nagkit transfer``: one seed of transfer NAG on NB201 (guided generation, ranking, training in rank order)."""
+"""``nagkit transfer``: one seed of transfer NAG on a tabular benchmark (guided generation, ranking, training
+in rank order), and the parsing of its source and guidance-objective arguments."""
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Sequence
 
-from nagkit.benchmarks import DATASETS
+from nagkit.benchmarks import BENCHMARKS, TabularBenchmark, get_benchmark
 from nagkit.cli.common import MAX_SCALE, NB201_CELLS, add_parser, finite_float, int_range, seed
+from nagkit.cli.search import datasets_help
+
+
+def _bench(benchmark: TabularBenchmark | str) -> TabularBenchmark:
+    return get_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
+
+
+def parse_sources(target: str, spec: str | Sequence[str] = "lodo",
+                  benchmark: TabularBenchmark | str = "nb201") -> tuple[str, ...]:
+    """``"lodo"`` (the benchmark's other datasets), a named source set (nb201: ``"imagenet16"``) or
+    comma-separated dataset names."""
+    from nagkit.transfer.lodo import check_sources, named_sources, source_set_names
+
+    bench = _bench(benchmark)
+    bench.check(target)
+    named = source_set_names(bench)
+    if isinstance(spec, str):
+        if spec in named:
+            return named_sources(target, spec, bench)
+        names = tuple(s.strip() for s in spec.split(",") if s.strip())
+    else:
+        names = tuple(spec)
+    if not names:
+        raise ValueError("need at least one source dataset")
+    for name in names:
+        if name not in bench.datasets:
+            raise KeyError(f"unknown source {name!r}; valid: {list(named)} or names from {list(bench.datasets)}")
+    return check_sources(target, names, bench)
+
+
+def parse_guide(spec: str, benchmark: TabularBenchmark | str = "nb201") -> tuple[str, float]:
+    """``"name[=weight]"`` -> (name, weight); the name must be a dataset of the benchmark."""
+    bench = _bench(benchmark)
+    name, _, weight = spec.partition("=")
+    if name not in bench.datasets:
+        raise KeyError(f"unknown guidance objective {name!r}; valid: {list(bench.datasets)} "
+                       "(maximise the LODO surrogate of that dataset's accuracy), optionally =weight")
+    try:
+        value = float(weight) if weight else 1.0
+    except ValueError:
+        raise ValueError(f"bad weight in --guide {spec!r}: expected name=number") from None
+    if not 0 <= value < math.inf:
+        raise ValueError(f"bad weight in --guide {spec!r}: must be a finite number >= 0")
+    return name, value
 
 
 def transfer(args: argparse.Namespace) -> dict:
     import torch
 
-    from nagkit.search.transfer import load_predictors, packaged_nb201, parse_sources, transfer_profile, transfer_search
+    from nagkit.diffusion.train import scorenet_and_sde
+    from nagkit.transfer.predictors import load_predictors
+    from nagkit.transfer.protocol import transfer_profile, transfer_search
 
     torch.set_num_threads(1)  # small graphs: one thread is as fast and never oversubscribes
-    if args.space != "nb201":
-        raise ValueError(f"transfer NAG runs on the NB201 benchmark only, got --space {args.space!r}")
-    if args.dataset not in DATASETS:
-        raise KeyError(f"unknown dataset {args.dataset!r}; valid: {list(DATASETS)}")
+    bench = get_benchmark(args.space)
+    bench.check(args.dataset)
     overrides = {"n_unique": args.n_unique}
     if args.guidance_scale is not None:
         overrides["scale"] = args.guidance_scale
     config = transfer_profile(args.profile, **overrides)
-    sources = parse_sources(args.dataset, args.source)
-    model, sde = packaged_nb201()
-    predictors = load_predictors(args.dataset, sources, config, seed=0)
-    r = transfer_search(model, sde, predictors, args.dataset, sources, config, args.seed)
+    sources = parse_sources(args.dataset, args.source, bench)
+    model, sde = scorenet_and_sde(args.space)
+    predictors = load_predictors(args.dataset, sources, config, seed=0, benchmark=bench)
+    r = transfer_search(model, sde, predictors, args.dataset, sources, config, args.seed, benchmark=bench)
     pop = r.population
     found = f"after {r.trained_to_optimum} trained" if r.trained_to_optimum else f"not in the pool of {len(r.ranked)}"
-    text = (f"transfer NAG on {r.dataset} (predictor from {predictors.label}, w={r.scale:g}, seed {r.seed})\n"
+    where = r.dataset if args.space == "nb201" else f"{bench.name}/{r.dataset}"
+    text = (f"transfer NAG on {where} (predictor from {predictors.label}, w={r.scale:g}, seed {r.seed})\n"
             f"selected (top-ranked): {r.selected}  test acc {r.acc_after_1:.2f}%\n"
             f"optimum {found}; incumbent {r.incumbent_test_acc:.2f}% after {r.n_trained} trained\n"
             f"population of {len(r.ranked)} (validity {r.validity:.1%}, {r.n_drawn} drawn): "
@@ -36,12 +84,14 @@ def transfer(args: argparse.Namespace) -> dict:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_parser(sub, "transfer", "transfer NAG on NB201: guided generation, rank, train in rank order", transfer)
-    p.add_argument("--space", default="nb201", help="only nb201 (a benchmark is needed)")
-    p.add_argument("--dataset", required=True, help=f"target, one of {list(DATASETS)}")
+    p = add_parser(sub, "transfer", "transfer NAG on a tabular benchmark: guided generation, rank, "
+                                    "train in rank order", transfer)
+    p.add_argument("--space", choices=sorted(BENCHMARKS), default="nb201",
+                   help="search space whose tabular benchmark holds the target and its sources")
+    p.add_argument("--dataset", required=True, help=f"target, a dataset of the space's benchmark -- {datasets_help()}")
     p.add_argument("--seed", type=seed, default=0, help="generation seed")
     p.add_argument("--source", default="lodo",
-                   help="predictor sources: lodo (the other datasets), imagenet16, or comma-separated names")
+                   help="predictor sources: lodo (the other datasets), imagenet16 (nb201), or comma-separated names")
     p.add_argument("--guidance-scale", type=finite_float(0, MAX_SCALE),
                    help="guidance scale w (0: unguided; default: the profile's)")
     p.add_argument("--n-unique", type=int_range(1, NB201_CELLS), default=10,

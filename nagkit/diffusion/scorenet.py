@@ -33,13 +33,20 @@ POS_EMBS = ("index", "stage", "none")
 MASKS = ("reachability", "adjacency", "none")
 DIRECTIONS = ("successors", "both")
 PARAMS = ("score", "denoiser", "categorical")
+HEADS = ("linear", "concat")
 # RMS of the training features: every entry is -1 or +1 on the [-1, 1] scale.
 SIGMA_DATA = 1.0
 
 
 @dataclass(frozen=True)
 class ScoreNetConfig:
-    """Sizes and switches of :class:`ScoreNet` (defaults: the authors' sizes)."""
+    """Sizes and switches of :class:`ScoreNet` (defaults: the authors' encoder sizes).
+
+    ``head="linear"``: final LayerNorm and a linear map to the vocabulary; ``head="concat"`` (the
+    authors'): every layer's output LayerNorm'ed and concatenated (``layers * width`` per node), then
+    an ELU MLP ``-> head_hidden -> head_hidden -> n_vocab``. ``time_hidden``: hidden width of the
+    noise-level MLP (``None``: ``width``; the authors use ``4 * width``).
+    """
 
     layers: int = 12
     width: int = 64
@@ -49,20 +56,18 @@ class ScoreNetConfig:
     mask: str = "reachability"
     direction: str = "successors"
     param: str = "score"
+    head: str = "linear"
+    head_hidden: int = 1536
+    time_hidden: int | None = None
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("pos_emb", self.pos_emb, POS_EMBS), ("mask", self.mask, MASKS),
-                                     ("direction", self.direction, DIRECTIONS), ("param", self.param, PARAMS)):
+                                     ("direction", self.direction, DIRECTIONS), ("param", self.param, PARAMS),
+                                     ("head", self.head, HEADS)):
             if value not in allowed:
                 raise ValueError(f"ScoreNetConfig.{name} must be one of {allowed}, got {value!r}")
         if self.width % self.heads or self.width % 2:
             raise ValueError(f"width {self.width} must be even and divisible by heads {self.heads}")
-
-
-def allows_empty_rows(space: SearchSpace, n: int = 64) -> bool:
-    """Whether the space uses all-zero (unused slot) rows, judged from a seeded uniform sample."""
-    x = space.encode_batch(space.sample(n, torch.Generator().manual_seed(0)))
-    return bool((x.sum(dim=-1) == 0).any())
 
 
 def sinusoid(positions: torch.Tensor, dim: int) -> torch.Tensor:
@@ -85,16 +90,16 @@ def attention_allowed(space: SearchSpace, mask: str, direction: str) -> torch.Te
 
 
 def position_embedding(space: SearchSpace, kind: str, width: int) -> torch.Tensor:
-    """Fixed ``(n_nodes, width)`` embedding; ``"stage"`` needs ``space.stage_of_slot()`` /
-    ``space.slot_in_stage()`` (per-node long tensors)."""
+    """Fixed ``(n_nodes, width)`` embedding; ``"stage"`` needs a staged space (``space.stage_layout()``)."""
     n = space.n_nodes
     if kind == "none":
         return torch.zeros(n, width)
     if kind == "index":
         return sinusoid(torch.arange(n), width)
-    if not (hasattr(space, "stage_of_slot") and hasattr(space, "slot_in_stage")):
-        raise ValueError(f"pos_emb='stage' needs a staged space; {space.name!r} has no stage_of_slot/slot_in_stage")
-    slot, stage = space.slot_in_stage(), space.stage_of_slot()
+    layout = space.stage_layout()
+    if layout is None:
+        raise ValueError(f"pos_emb='stage' needs a staged space; {space.name!r} declares no stage_layout()")
+    slot, stage = layout
     return torch.cat([sinusoid(slot, width // 2), sinusoid(stage, width - width // 2)], dim=1)
 
 
@@ -112,23 +117,41 @@ class ScoreNet(nn.Module):
         self.space_name, self.shape = space.name, space.shape
         w = config.width
         self.embed = nn.Linear(space.n_vocab, w)
-        self.time = nn.Sequential(nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w))
+        t = config.time_hidden or w
+        self.time = nn.Sequential(nn.Linear(w, t), nn.SiLU(), nn.Linear(t, w))
         layer = nn.TransformerEncoderLayer(w, config.heads, config.ffn, dropout=0.0, activation="gelu",
                                            batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(w)
-        self.empty_state = config.param == "categorical" and allows_empty_rows(space)
-        self.head = nn.Linear(w, space.n_vocab + int(self.empty_state))
+        self.empty_state = config.param == "categorical" and space.optional_rows
+        n_out = space.n_vocab + int(self.empty_state)
+        if config.head == "linear":
+            self.norm = nn.LayerNorm(w)
+            self.head = nn.Linear(w, n_out)
+        else:
+            self.norms = nn.ModuleList(nn.LayerNorm(w) for _ in range(config.layers))
+            hidden = config.head_hidden
+            self.head = nn.Sequential(nn.Linear(config.layers * w, hidden), nn.ELU(), nn.Linear(hidden, hidden),
+                                      nn.ELU(), nn.Linear(hidden, n_out))
         self.register_buffer("pos", position_embedding(space, config.pos_emb, w), persistent=False)
         allowed = attention_allowed(space, config.mask, config.direction)
         self.register_buffer("blocked", ~allowed, persistent=False)
+
+    def features(self, h: torch.Tensor) -> torch.Tensor:
+        """Encoder output the head reads: the last layer's (``linear``) or every layer's, concatenated."""
+        if self.config.head == "linear":
+            return self.norm(self.encoder(h, mask=self.blocked))
+        outs = []
+        for layer, norm in zip(self.encoder.layers, self.norms):
+            h = layer(h, src_mask=self.blocked)
+            outs.append(norm(h))
+        return torch.cat(outs, dim=-1)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         s = sigma[:, None, None]
         total = s**2 + SIGMA_DATA**2
         inp = x if self.config.param == "score" else x / total.sqrt()
         h = self.embed(inp) + self.pos + self.time(sinusoid(100.0 * torch.log(sigma), self.config.width))[:, None, :]
-        out = self.head(self.norm(self.encoder(h, mask=self.blocked)))
+        out = self.head(self.features(h))
         if self.config.param == "score":
             return out / s
         if self.config.param == "categorical":

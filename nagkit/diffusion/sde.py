@@ -30,7 +30,7 @@ class SDE(ABC):
 
     def noise_level(self, t: torch.Tensor) -> torch.Tensor:
         """The std of p_t, what networks are conditioned on."""
-        return self.marginal_prob(torch.zeros(t.shape[0], 1), t)[1]
+        return self.marginal_prob(torch.zeros(t.shape[0], 1, device=t.device), t)[1]
 
     def discretize(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Euler-Maruyama discretisation with step 1/N: (f dt, g sqrt(dt))."""

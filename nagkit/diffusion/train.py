@@ -19,7 +19,6 @@ import torch
 from tqdm.auto import tqdm
 
 from nagkit.diffusion.checkpoint import FORMAT, load_checkpoint, load_scorenet, load_weights, packaged_checkpoint
-from nagkit.diffusion.sample import allows_empty_rows
 from nagkit.diffusion.scorenet import ScoreNet, ScoreNetConfig
 from nagkit.diffusion.sde import SDE, VESDE, VPSDE
 from nagkit.progress import Interrupted, deferred_signals, enabled
@@ -27,14 +26,6 @@ from nagkit.spaces.base import SearchSpace
 from nagkit.storage import atomic_torch_save
 
 PROFILES = ("quick", "paper")
-# VE-SDE sigma_max of the authors' training configs; other spaces default to 1.0.
-SIGMA_MAX = {"nb201": 5.0, "mbv3": 1.0}
-# Quick-profile iterations (CPU minutes); other spaces get 2,000.
-QUICK_STEPS = {"nb201": 1500, "mbv3": 4000}
-# Quick-profile overrides per space (resources/SCORENET.md): MBV3 learns "layer 4 only after layer 3"
-# far faster with the categorical output, neighbour attention and a narrower net.
-QUICK_NET = {"mbv3": {"width": 32, "ffn": 64, "mask": "adjacency", "param": "categorical"}}
-QUICK_TRAIN = {"mbv3": {"lr": 2e-3, "checkpoint_every": 500}}
 
 
 @dataclass(frozen=True)
@@ -76,6 +67,8 @@ class TrainConfig:
             raise ValueError(f"bad score-net TrainConfig: {'; '.join(bad)}")
 
 
+# Steps between reading losses back from an accelerator.
+LOSS_SYNC = 100
 # What a checkpoint needs for training to continue from it.
 RESUME_KEYS = ("net_config", "train_config", "model", "ema", "optimizer", "rng", "losses")
 
@@ -91,30 +84,31 @@ class TrainResult:
 
 def default_pos_emb(space: SearchSpace) -> str:
     """``"stage"`` for staged spaces (slot within stage + stage), else ``"index"``."""
-    return "stage" if hasattr(space, "stage_of_slot") else "index"
+    return "index" if space.stage_layout() is None else "stage"
 
 
 def default_direction(space: SearchSpace) -> str:
-    """``"both"`` in spaces with unused slots: whether a slot may be empty depends on the slots before
+    """``"both"`` in spaces with optional rows: whether a slot may be empty depends on the slots before
     it (MBV3: layer 4 only after layer 3), so its score must see them; ``"successors"`` otherwise."""
-    return "both" if allows_empty_rows(space) else "successors"
+    return "both" if space.optional_rows else "successors"
 
 
 def profile(space: SearchSpace, name: str, pos_emb: bool = True, seed: int = 0) -> tuple[ScoreNetConfig, TrainConfig]:
-    """``quick``: a small net trained in minutes on CPU (per-space overrides in ``QUICK_NET`` /
-    ``QUICK_TRAIN``); ``paper``: the authors' sizes and iterations."""
+    """``quick``: a small net trained in minutes on CPU (the space's ``diffusion.quick_net`` /
+    ``quick_train`` overrides); ``paper``: the authors' sizes, head (all-layer concatenation + ELU MLP,
+    3,989,575 parameters on NB201), noise MLP and iterations."""
     if name not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {name!r}")
     pe = default_pos_emb(space) if pos_emb else "none"
-    sigma_max = SIGMA_MAX.get(space.name, 1.0)
+    defaults = space.diffusion
     direction = default_direction(space)
     if name == "paper":
-        steps = 1_000_000 if space.name == "mbv3" else 250_000
-        return ScoreNetConfig(pos_emb=pe, direction=direction), TrainConfig(steps=steps, sigma_max=sigma_max, seed=seed)
-    sizes = {"layers": 4, "width": 64, "heads": 4, "ffn": 128, **QUICK_NET.get(space.name, {})}
+        train = TrainConfig(steps=defaults.paper_steps, sigma_max=defaults.sigma_max, seed=seed)
+        return ScoreNetConfig(pos_emb=pe, direction=direction, head="concat", time_hidden=256), train
+    sizes = {"layers": 4, "width": 64, "heads": 4, "ffn": 128, **defaults.quick_net}
     net = ScoreNetConfig(pos_emb=pe, direction=direction, **sizes)
-    settings = {"lr": 1e-3, "checkpoint_every": 1000, **QUICK_TRAIN.get(space.name, {})}
-    train = TrainConfig(steps=QUICK_STEPS.get(space.name, 2000), warmup=100, ema=0.999, sigma_max=sigma_max,
+    settings = {"lr": 1e-3, "checkpoint_every": 1000, **defaults.quick_train}
+    train = TrainConfig(steps=defaults.quick_steps, warmup=100, ema=0.999, sigma_max=defaults.sigma_max,
                         train_samples=50_000, seed=seed, **settings)
     return net, train
 
@@ -173,9 +167,10 @@ def checkpoint_train_config(ckpt: dict, path: str | Path) -> TrainConfig:
 
 
 def dsm_loss(model: ScoreNet, sde: SDE, x0: torch.Tensor, eps: float, g: torch.Generator) -> torch.Tensor:
-    """Denoising score matching, continuous time, averaged over all entries."""
-    t = torch.rand(x0.shape[0], generator=g) * (sde.T - eps) + eps
-    z = torch.randn(x0.shape, generator=g)
+    """Denoising score matching, continuous time, averaged over all entries (random draws from the CPU
+    generator ``g``, placed on ``x0``'s device: the same draws on every device)."""
+    t = (torch.rand(x0.shape[0], generator=g) * (sde.T - eps) + eps).to(x0.device, non_blocking=True)
+    z = torch.randn(x0.shape, generator=g).to(x0.device, non_blocking=True)
     mean, std = sde.marginal_prob(x0, t)
     score = model(mean + std[:, None, None] * z, std)
     return ((score * std[:, None, None] + z) ** 2).mean()
@@ -187,7 +182,7 @@ def _check_resume(ckpt: dict, net: ScoreNetConfig, cfg: TrainConfig, path: Path)
     missing = [k for k in RESUME_KEYS if k not in ckpt]
     if missing:
         raise ValueError(f"{path}: not a resumable training checkpoint, it has no {missing} entries")
-    if ckpt["net_config"] != asdict(net):
+    if ScoreNetConfig(**ckpt["net_config"]) != net:
         raise ValueError(f"{path}: net config {ckpt['net_config']} != requested {asdict(net)}")
     saved = {k: v for k, v in ckpt["train_config"].items() if k != "steps"}
     wanted = {k: v for k, v in asdict(cfg).items() if k != "steps"}
@@ -196,20 +191,35 @@ def _check_resume(ckpt: dict, net: ScoreNetConfig, cfg: TrainConfig, path: Path)
         raise ValueError(f"{path}: train config differs from the checkpoint's (saved, requested): {diff}")
 
 
+def _to_cpu(obj):  # noqa: ANN001, ANN202 - nested state dicts
+    """A copy of nested dicts / lists of tensors with every tensor on the CPU (checkpoints load anywhere)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
 def train(space: SearchSpace, net: ScoreNetConfig, cfg: TrainConfig, out: str | Path,
-          resume: bool = False, progress: bool = True) -> TrainResult:
-    """Train (or, with ``resume``, continue to ``cfg.steps``) and checkpoint to ``out``.
+          resume: bool = False, progress: bool = True, device: str | torch.device = "cpu") -> TrainResult:
+    """Train (or, with ``resume``, continue to ``cfg.steps``) and checkpoint to ``out``, on ``device``.
+
+    Random draws (batches, times, noise) come from one CPU generator on every device, so a run resumes
+    exactly on any device; on an accelerator losses are read back to the host only every
+    ``LOSS_SYNC`` steps and at checkpoints (no per-step synchronisation).
 
     On SIGINT / SIGTERM (main thread only) the current step finishes, a resumable checkpoint is
     saved and :class:`~nagkit.progress.Interrupted` is raised; ``resume=True`` continues from it
     exactly as an uninterrupted run would have.
     """
-    out = Path(out)
+    out, device = Path(out), torch.device(device)
     sde = make_sde(cfg)
-    data = to_unit(space.encode_batch(training_set(space, cfg)))
+    data = to_unit(space.encode_batch(training_set(space, cfg))).to(device)
     with torch.random.fork_rng():
         torch.manual_seed(cfg.seed)
-        model = ScoreNet(space, net)
+        model = ScoreNet(space, net).to(device)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     g = torch.Generator().manual_seed(cfg.seed)
@@ -224,11 +234,27 @@ def train(space: SearchSpace, net: ScoreNetConfig, cfg: TrainConfig, out: str | 
         losses = ckpt["losses"].tolist()
     start, t0 = len(losses), time.perf_counter()
 
+    pending: list[torch.Tensor] = []  # losses not yet read back to the host
+    sync_every = 1 if device.type == "cpu" else LOSS_SYNC
+
+    def sync(step: int) -> None:
+        """Read pending losses back; ``FloatingPointError`` when training diverged."""
+        if not pending:
+            return
+        values = torch.stack(pending).cpu().tolist()
+        pending.clear()
+        for i, value in enumerate(values):
+            if not math.isfinite(value):
+                bad = step - len(values) + 1 + i
+                raise FloatingPointError(f"score-net training diverged: loss {value} at step {bad}; "
+                                         f"last good checkpoint {out} (lower lr={cfg.lr} or check the data)")
+        losses.extend(values)
+
     def save() -> None:
         atomic_torch_save({"format": FORMAT, "space": space.name, "shape": list(space.shape),
-                           "net_config": asdict(net), "train_config": asdict(cfg), "model": model.state_dict(),
-                           "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": len(losses),
-                           "rng": g.get_state(), "torch_rng": torch.get_rng_state(),
+                           "net_config": asdict(net), "train_config": asdict(cfg), "model": _to_cpu(model.state_dict()),
+                           "ema": _to_cpu(ema.state_dict()), "optimizer": _to_cpu(opt.state_dict()),
+                           "step": len(losses), "rng": g.get_state(), "torch_rng": torch.get_rng_state(),
                            "losses": torch.tensor(losses, dtype=torch.float64)}, out)
 
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not enabled(progress),
@@ -239,10 +265,10 @@ def train(space: SearchSpace, net: ScoreNetConfig, cfg: TrainConfig, out: str | 
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
             idx = torch.randint(data.shape[0], (cfg.batch_size,), generator=g)
-            loss = dsm_loss(model, sde, data[idx], cfg.eps, g)
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"score-net training diverged: loss {loss.item()} at step {step}; "
-                                         f"last good checkpoint {out} (lower lr={cfg.lr} or check the data)")
+            loss = dsm_loss(model, sde, data[idx.to(device)], cfg.eps, g)
+            pending.append(loss.detach())
+            if sync_every == 1:
+                sync(step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -251,15 +277,18 @@ def train(space: SearchSpace, net: ScoreNetConfig, cfg: TrainConfig, out: str | 
             with torch.no_grad():
                 for e, p in zip(ema.parameters(), model.parameters()):
                     e.lerp_(p, 1.0 - decay)
-            losses.append(loss.item())
-            if step % 50 == 0:
+            if (step + 1) % sync_every == 0:
+                sync(step)
+            if step % 50 == 0 and losses:
                 bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.4f}")
             signum = received()
             if (step + 1) % cfg.checkpoint_every == 0 or signum is not None:
+                sync(step)
                 save()
             if signum is not None:
                 bar.close()
                 raise Interrupted(f"stopped at step {len(losses)} of {cfg.steps}; resumable checkpoint saved to "
                                   f"{out} (continue with --resume, or resume=True)", signum)
+    sync(cfg.steps - 1)
     save()
     return TrainResult(model.eval(), ema.eval(), losses, time.perf_counter() - t0, out)

@@ -12,7 +12,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from nagkit.nets.base import NetBuilder
 from nagkit.spaces import mbv3 as space
+
+IN_CHANNELS = 3  # the stem takes RGB; grayscale data is repeated to 3 channels
 
 
 def _act(name: str) -> nn.Module:
@@ -80,7 +83,7 @@ class MBV3Net(nn.Module):
     def __init__(self, arch: str, n_classes: int = 1000, dropout: float = 0.1) -> None:
         super().__init__()
         self.arch = arch
-        self.first_conv = _conv_bn(3, space.STEM_WIDTH, 3, stride=2, act="h_swish")
+        self.first_conv = _conv_bn(IN_CHANNELS, space.STEM_WIDTH, 3, stride=2, act="h_swish")
         self.blocks = nn.ModuleList(ResidualBlock(b) for b in space.blocks(arch))
         self.final_expand_layer = _conv_bn(space.STAGE_WIDTHS[-1], space.FINAL_EXPAND_WIDTH, 1, act="h_swish")
         self.feature_mix_layer = nn.Sequential(OrderedDict([
@@ -122,6 +125,19 @@ def build_mbv3(arch: str, n_classes: int = 1000, dropout: float = 0.1, seed: int
     return model
 
 
+def build_for_training(arch: str, n_classes: int, in_channels: int, config, seed: int,
+                       ofa_weights: str | Path | None = None) -> MBV3Net:
+    """The :class:`~nagkit.nets.base.NetBuilder` of MBV3: a subnet with ``config.dropout`` before the
+    classifier, initialised under ``seed``; it starts from the OFA supernet's weights when
+    ``ofa_weights`` (a supernet checkpoint) is given (the classifier stays initialised when
+    ``n_classes`` differs). The stem always takes :data:`IN_CHANNELS` channels (``in_channels``
+    is not used: the trainer repeats grayscale images to them, see ``NET.fixed_in_channels``)."""
+    model = build_mbv3(arch, n_classes, config.dropout, seed=seed)
+    if ofa_weights is not None:
+        load_ofa_weights(model, ofa_weights)
+    return model
+
+
 def count_flops(model: nn.Module, resolution: int = 224) -> float:
     """MFLOPs (multiply-adds) of Conv2d and Linear layers on one ``resolution`` x ``resolution`` image,
     counted by forward hooks: ``in / groups * k * k`` per conv output element, ``in`` per linear output."""
@@ -140,7 +156,7 @@ def count_flops(model: nn.Module, resolution: int = 224) -> float:
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, 3, resolution, resolution, device=p.device, dtype=p.dtype))
+            model(torch.zeros(1, IN_CHANNELS, resolution, resolution, device=p.device, dtype=p.dtype))
     finally:
         model.train(training)
         for h in handles:
@@ -205,3 +221,6 @@ def load_ofa_weights(model: MBV3Net, state_dict_path: str | Path) -> list[str]:
         loaded[name] = src[tuple(slice(0, t) for t in target.shape)].to(target.dtype)
     model.load_state_dict(loaded)
     return skipped
+
+
+NET = NetBuilder(build_for_training, fixed_in_channels=IN_CHANNELS)  # registered in nagkit.nets.NETS

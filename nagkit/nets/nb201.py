@@ -8,9 +8,12 @@ benchmark's ``params`` column (see ``tests/test_nets.py``).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
+from nagkit.nets.base import NetBuilder
 from nagkit.spaces.nb201 import EDGES, parse
 
 
@@ -94,6 +97,21 @@ class NB201Network(nn.Module):
 def build_nb201(arch: str, n_classes: int, C: int = 16, N: int = 5, in_channels: int = 3) -> NB201Network:
     """The benchmark network (defaults) or a reduced one (smaller ``C`` / ``N``)."""
     return NB201Network(arch, n_classes, C, N, in_channels)
+
+
+def build_for_training(arch: str, n_classes: int, in_channels: int, config, seed: int,
+                       ofa_weights: str | Path | None = None) -> NB201Network:
+    """The :class:`~nagkit.nets.base.NetBuilder` of NB201: the ``config.C`` / ``config.N`` skeleton on
+    ``in_channels`` input channels, initialised under ``seed`` (the global RNG is left as it was).
+    No pretrained weights exist for NB201 networks: ``ofa_weights`` is refused."""
+    if ofa_weights is not None:
+        raise ValueError("ofa_weights are OFA MobileNetV3 supernet weights: only for space 'mbv3'")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_nb201(arch, n_classes, config.C, config.N, in_channels)
+
+
+NET = NetBuilder(build_for_training)  # registered in nagkit.nets.NETS
 
 
 def count_params(model: nn.Module) -> int:

@@ -1,25 +1,18 @@
-"""Training and evaluation loops of the predictors (MSE on standardised targets, Adam)."""
+"""Training and evaluation loops of the predictors (MSE on standardised targets, Adam) and the
+configuration of a clean + noise-aware surrogate pair (the LODO pipeline: :mod:`nagkit.transfer.lodo`)."""
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from scipy import stats
 from tqdm.auto import tqdm
 
-from nagkit.benchmarks.nb201 import DATASETS, NB201Benchmark
 from nagkit.diffusion.sde import SDE, VESDE
-from nagkit.paths import cache_dir
 from nagkit.predictors.model import Predictor, PredictorConfig
 from nagkit.progress import enabled
-from nagkit.spaces.nb201 import NB201Space
-from nagkit.storage import cached_module
 
 # (record indices of the batch, generator) -> dataset features for those records
 DatasetSampler = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -123,12 +116,8 @@ def evaluate(model: Predictor, x: torch.Tensor, y: np.ndarray | torch.Tensor, sd
     return rank_correlation(predict(model, x, sde, t, dataset, seed), y)
 
 
-# --- Leave-one-dataset-out surrogates on the NB201 tables -------------------------------------
-# A target dataset's surrogate is trained on the OTHER datasets' accuracies only. Several source
-# datasets are combined into one objective: the mean of their per-dataset standardised (z-scored)
-# accuracies, so no source dominates by scale; the target's labels are never read.
-
-SURROGATE_VERSION = 1
+# --- Configuration of a clean + noise-aware surrogate pair ------------------------------------
+# (trained on benchmark tables by nagkit.transfer.lodo, on property tables by nagkit.predictors.properties)
 
 
 @dataclass(frozen=True)
@@ -149,96 +138,6 @@ class SurrogateConfig:
         return VESDE(self.sigma_min, self.sigma_max)
 
 
-def lodo_sources(target: str) -> tuple[str, ...]:
-    """The NB201 datasets other than ``target``."""
-    NB201Benchmark.check(target)
-    return tuple(d for d in DATASETS if d != target)
-
-
-def source_objective(sources: tuple[str, ...], metric: str = "test_acc", benchmark=None) -> np.ndarray:
-    """Mean over ``sources`` of z-scored benchmark ``metric``, for all 15,625 cells (official order)."""
-    if not sources:
-        raise ValueError("need at least one source dataset")
-    bench = benchmark or NB201Benchmark()
-    tables = [np.asarray(bench.table(s, metric), dtype=float) for s in sources]
-    return np.mean([(v - v.mean()) / v.std() for v in tables], axis=0)
-
-
-def split(n_train: int, seed: int, n_total: int = 15625) -> tuple[torch.Tensor, torch.Tensor]:
-    """Seeded random (train, held-out) split of the official indices."""
-    if not 1 < n_train < n_total:
-        raise ValueError(f"n_train must be in (1, {n_total}), got {n_train}")
-    perm = torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))
-    return perm[:n_train].sort().values, perm[n_train:].sort().values
-
-
-@lru_cache(maxsize=1)
-def nb201_matrices() -> torch.Tensor:
-    """All 15,625 NB201 one-hot matrices in official index order."""
-    space = NB201Space()
-    return space.encode_batch(space.enumerate())
-
-
-def default_cache_dir() -> Path:
-    """``<cache root>/surrogates`` (:mod:`nagkit.paths`)."""
-    return cache_dir("surrogates")
-
-
-def surrogate_key(sources: tuple[str, ...], noise_aware: bool, config: SurrogateConfig, seed: int) -> str:
-    """Hash of everything that determines a trained surrogate (progress bars excluded)."""
-    fit = config.noise_fit if noise_aware else config.fit
-    spec = {
-        "version": SURROGATE_VERSION, "sources": sorted(sources), "noise_aware": noise_aware, "seed": seed,
-        "metric": config.metric, "n_train": config.n_train, "predictor": config.predictor.to_dict(),
-        "fit": {k: v for k, v in fit.to_dict().items() if k != "progress"},
-        "sde": [config.sigma_min, config.sigma_max] if noise_aware else None,
-    }
-    return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def train_surrogate(sources: tuple[str, ...], noise_aware: bool, config: SurrogateConfig = SurrogateConfig(),
-                    seed: int = 0, cache_dir: Path | str | None = None, benchmark=None) -> Predictor:
-    """Clean or noise-aware NB201 predictor of the ``sources`` objective, cached on disk.
-
-    Trained on the seeded ``split(config.n_train, seed)`` training indices only; a cached copy
-    (``cache_dir/<key>.pt``, loaded with ``weights_only=True``) is reused when the key matches.
-    Concurrent callers train it once; a corrupt copy is reported, discarded and retrained
-    (:func:`nagkit.storage.cached_module`).
-    """
-    space = NB201Space()
-    pconf = replace(config.predictor, noise_aware=noise_aware)
-
-    def make() -> Predictor:
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            return Predictor(space, pconf)
-
-    def train(model: Predictor) -> None:
-        train_idx, _ = split(config.n_train, seed)
-        y = torch.as_tensor(source_objective(sources, config.metric, benchmark), dtype=torch.float32)
-        fit = replace(config.noise_fit if noise_aware else config.fit, seed=seed)
-        fit_predictor(model, nb201_matrices()[train_idx], y[train_idx], fit, config.sde() if noise_aware else None)
-
-    path = Path(cache_dir or default_cache_dir()) / f"{surrogate_key(sources, noise_aware, config, seed)}.pt"
-    return cached_module(path, make, train)
-
-
-def lodo_surrogates(target: str, config: SurrogateConfig = SurrogateConfig(), seed: int = 0,
-                    sources: tuple[str, ...] | None = None, cache_dir: Path | str | None = None,
-                    benchmark=None) -> dict:
-    """Clean and noise-aware surrogates for ``target`` from ``sources`` (default: all other
-    NB201 datasets; e.g. ``("ImageNet16-120",)`` for the ImageNet-only source) and the split."""
-    sources = tuple(sources) if sources is not None else lodo_sources(target)
-    if target in sources:
-        raise ValueError(f"the target {target!r} cannot be a source of its own surrogate")
-    train_idx, heldout_idx = split(config.n_train, seed)
-    return {
-        "target": target, "sources": sources, "train_idx": train_idx, "heldout_idx": heldout_idx,
-        "clean": train_surrogate(sources, False, config, seed, cache_dir, benchmark),
-        "noise": train_surrogate(sources, True, config, seed, cache_dir, benchmark),
-    }
-
-
 def surrogate_profile(profile: str) -> SurrogateConfig:
     """``quick``: 2,000 training cells, 500 / 1,000 steps (about a minute on 2 CPU cores);
     ``paper``: 10,000 cells, 5,000 / 10,000 steps at lr 1e-3 (the meta-predictor's lr)."""
@@ -248,16 +147,3 @@ def surrogate_profile(profile: str) -> SurrogateConfig:
         return SurrogateConfig(n_train=10_000, fit=FitConfig(steps=5_000, lr=1e-3),
                                noise_fit=FitConfig(steps=10_000, lr=1e-3))
     raise ValueError(f"profile must be 'quick' or 'paper', got {profile!r}")
-
-
-def heldout_correlation(model: Predictor, target: str, config: SurrogateConfig, seed: int = 0,
-                        t: float | None = None, n_cells: int | None = None, benchmark=None) -> dict[str, float]:
-    """Rank correlation of a surrogate with ``target``'s benchmark test accuracy on the cells
-    held out of its training split (or a seeded subset of ``n_cells`` of them); noise-aware
-    models see their inputs noised at diffusion time ``t``."""
-    _, heldout = split(config.n_train, seed)
-    if n_cells is not None:
-        heldout = heldout[torch.randperm(len(heldout), generator=torch.Generator().manual_seed(seed))[:n_cells]]
-    y = np.asarray((benchmark or NB201Benchmark()).table(target, "test_acc"))[heldout.numpy()]
-    sde = config.sde() if model.config.noise_aware else None
-    return evaluate(model, nb201_matrices()[heldout], y, sde, t, seed=seed)

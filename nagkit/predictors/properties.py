@@ -1,4 +1,4 @@
-"""Predictors of an arbitrary per-architecture property (NB201 benchmark metrics, MBV3 analytic costs).
+"""Predictors of an arbitrary per-architecture property (benchmark metrics, a space's analytic costs).
 
 A :class:`Property` maps an architecture string to its true value (the guidance target and the
 ground truth the guided samples are judged by). :func:`property_predictor` fits a clean or
@@ -11,56 +11,62 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from nagkit.benchmarks.nb201 import NB201Benchmark
+from nagkit.benchmarks import get_benchmark
 from nagkit.diffusion.train import TrainConfig
 from nagkit.paths import cache_dir
 from nagkit.predictors.fit import FitConfig, SurrogateConfig, fit_predictor
 from nagkit.predictors.model import Predictor
 from nagkit.spaces import get_space
-from nagkit.spaces import mbv3 as mbv3_costs
 from nagkit.spaces.base import SearchSpace
 from nagkit.storage import cached_module
 
 PROPERTY_VERSION = 1
-# NB201 benchmark metrics a property can read, and the factor to the unit it is predicted in.
-NB201_METRICS = {"latency": 1000.0, "params": 1.0, "train_time": 1.0, "test_acc": 1.0, "val_acc": 1.0}
-MBV3_METRICS = ("flops", "params")
-UNITS = {("nb201", "latency"): "ms", ("nb201", "params"): "M", ("nb201", "train_time"): "s",
-         ("nb201", "test_acc"): "%", ("nb201", "val_acc"): "%", ("mbv3", "flops"): "MFLOPs", ("mbv3", "params"): "M"}
 
 
 @dataclass(frozen=True)
 class Property:
-    """A per-architecture quantity: an NB201 benchmark ``metric`` on ``dataset`` (latency in ms), or an
-    analytic MBV3 cost (``flops`` in MFLOPs, ``params`` in millions) at ``resolution``."""
+    """A per-architecture quantity: a metric of the space's tabular benchmark on ``dataset`` (in the
+    benchmark's unit, e.g. NB201 latency in ms), or one of the space's ``analytic_properties`` (no
+    dataset; e.g. MBV3 ``flops`` in MFLOPs at ``resolution``)."""
 
     space: str
     metric: str
     dataset: str | None = None
-    resolution: int = 224
+    resolution: int = 224  # passed to analytic properties that depend on the input size
 
     def __post_init__(self) -> None:
-        if self.space == "nb201":
-            if self.metric not in NB201_METRICS:
-                raise ValueError(f"nb201 property must be one of {list(NB201_METRICS)}, got {self.metric!r}")
-            NB201Benchmark.check(self.dataset or "", None)
-        elif self.space == "mbv3":
+        try:
+            space = get_space(self.space)
+        except KeyError as err:
+            raise ValueError(err.args[0]) from None
+        if self.metric in space.analytic_properties:
             if self.dataset is not None:
-                raise ValueError("mbv3 properties are analytic and take no dataset")
-            if self.metric not in MBV3_METRICS:
-                raise ValueError(f"mbv3 property must be one of {MBV3_METRICS}, got {self.metric!r}")
-        else:
-            raise ValueError(f"no properties defined for space {self.space!r}")
+                raise ValueError(f"{self.space} {self.metric} is analytic and takes no dataset")
+            return
+        try:
+            bench = get_benchmark(self.space)
+        except KeyError:
+            raise ValueError(f"{self.space} property must be one of {list(space.analytic_properties)}, "
+                             f"got {self.metric!r}") from None
+        valid = [*space.analytic_properties, *map(str, bench.metrics)]
+        if self.metric not in bench.metrics:
+            raise ValueError(f"{self.space} property must be one of {valid}, got {self.metric!r}")
+        bench.check(self.dataset or "", None)
+
+    @property
+    def analytic(self) -> bool:
+        return self.metric in get_space(self.space).analytic_properties
 
     @property
     def unit(self) -> str:
-        return UNITS[(self.space, self.metric)]
+        if self.analytic:
+            return get_space(self.space).analytic_properties[self.metric]
+        return get_benchmark(self.space).units[self.metric][0]
 
     @property
     def label(self) -> str:
@@ -69,21 +75,15 @@ class Property:
 
     def values(self, archs: list[str]) -> np.ndarray:
         """True values of ``archs`` (``ValueError`` on a malformed string)."""
-        if self.space == "nb201":
-            bench = _benchmark()
-            table = bench.table(self.dataset, self.metric) * NB201_METRICS[self.metric]
-            return np.asarray([table[bench.index(a)] for a in archs], dtype=float)
-        if self.metric == "flops":
-            return np.asarray([mbv3_costs.flops(a, self.resolution) for a in archs], dtype=float)
-        return np.asarray([mbv3_costs.params(a) for a in archs], dtype=float)
+        if self.analytic:
+            values = get_space(self.space).property_values(archs, self.metric, resolution=self.resolution)
+            return np.asarray(values, dtype=float)
+        bench = get_benchmark(self.space)
+        table = bench.table(self.dataset, self.metric) * bench.units[self.metric][1]
+        return np.asarray([table[bench.index(a)] for a in archs], dtype=float)
 
     def __call__(self, arch: str) -> float:
         return float(self.values([arch])[0])
-
-
-@lru_cache(maxsize=1)
-def _benchmark() -> NB201Benchmark:
-    return NB201Benchmark()
 
 
 # Property predictors reuse the surrogates' configuration (``metric`` is unused here); quick default:

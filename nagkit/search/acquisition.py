@@ -3,19 +3,18 @@
 A surrogate maps architecture matrices ``X`` (``(B, n_nodes, n_vocab)``) to a predictive mean
 and standard deviation, differentiably in ``X``; an :class:`AcquisitionScorer` turns that into
 one score per architecture. An acquisition optimiser proposes architectures to train given the
-scorer: :class:`RandomPool` and :class:`MutationPool` here; guided generation (DiffusionNAG-BO)
-registers another optimiser in :data:`OPTIMISERS` with the same ``propose`` signature.
+scorer: :class:`RandomPool` and :class:`MutationPool` here, guided generation (DiffusionNAG-BO,
+:mod:`nagkit.search.diffusion_bo`) with the same ``propose`` signature; :data:`OPTIMISERS` names them.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import torch
 
-from nagkit.search.base import mutate
+from nagkit.search.base import mutate, resolve
 from nagkit.spaces.base import SearchSpace
 
 if TYPE_CHECKING:
@@ -158,11 +157,16 @@ class MutationPool:
         return top_by_score(space, scorer, candidates, n, exclude)
 
 
-OPTIMISERS: dict[str, Callable[..., AcquisitionOptimiser]] = {"random": RandomPool, "mutation": MutationPool}
+# name -> "module:class", imported on use.
+OPTIMISERS: dict[str, str] = {
+    "random": "nagkit.search.acquisition:RandomPool",
+    "mutation": "nagkit.search.acquisition:MutationPool",
+    "guided": "nagkit.search.diffusion_bo:GuidedGeneration",
+}
 
 
 def get_optimiser(name: str, **config) -> AcquisitionOptimiser:
     """Build a registered acquisition optimiser; ``KeyError`` lists the valid names."""
     if name not in OPTIMISERS:
         raise KeyError(f"unknown acquisition optimiser {name!r}; valid: {sorted(OPTIMISERS)}")
-    return OPTIMISERS[name](**config)
+    return resolve(OPTIMISERS[name])(**config)

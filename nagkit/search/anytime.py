@@ -2,7 +2,8 @@
 number of trained architectures and versus simulated training time, over seeds and methods.
 
 A *method* is a label with a spec ``{"name": <strategy>, **config}`` (optionally ``"budget"``
-overriding the common budget). Runs fan out through ``nagkit.executor``; results are plain
+overriding the common budget); a task names the search space whose benchmark it runs on
+(``"space"``, default ``"nb201"``). Runs fan out through ``nagkit.executor``; results are plain
 dicts of lists, ready for JSON. With a ``cache_dir`` every finished run is stored at once, so an
 interrupted grid resumes where it stopped (keys: the task and a fingerprint of the code a run
 depends on, so editing that code invalidates the cache).
@@ -19,27 +20,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nagkit.benchmarks import Ledger, NB201Benchmark
-from nagkit.benchmarks.ledger import summarise
+from nagkit.benchmarks import Ledger, get_benchmark
 from nagkit.executor import Executor, get_executor
 from nagkit.search.base import get_strategy
+from nagkit.stats import band, summarise
 from nagkit.storage import atomic_write_json, cached
 
-_BENCHMARK: NB201Benchmark | None = None
-
-
-def benchmark() -> NB201Benchmark:
-    """One benchmark per process (its tables load once)."""
-    global _BENCHMARK
-    if _BENCHMARK is None:
-        _BENCHMARK = NB201Benchmark()
-    return _BENCHMARK
+DEFAULT_SPACE = "nb201"
 
 
 def run_one(task: dict) -> dict:
     """One search run; ``task``: label, spec, dataset, seed, budget, val_seed (benchmark seed for
-    validation accuracy, ``None``: mean over the benchmark's seeds). Picklable, top-level."""
-    bench = benchmark()
+    validation accuracy, ``None``: mean over the benchmark's seeds), optionally space (the search
+    space whose registered benchmark is searched, default ``"nb201"``). Picklable, top-level."""
+    bench = get_benchmark(task.get("space", DEFAULT_SPACE))
     spec = dict(task["spec"])
     strategy = get_strategy(spec.pop("name"), **spec)
     ledger = Ledger(bench, task["dataset"], seed=task.get("val_seed"))
@@ -60,10 +54,11 @@ def run_one(task: dict) -> dict:
     }
 
 
-# Package parts a search run's result depends on (strategies, sampler, predictors, benchmark, checkpoints);
-# post-processing (this module's summaries and plots, the speed-up table) is left out. Bump RUN_RECORD when
-# run_one records something new.
-RUN_DEPENDENCIES = ("search", "diffusion", "guidance.py", "predictors", "benchmarks", "spaces", "resources")
+# Package parts a search run's result depends on (strategies, transfer priors, sampler, predictors, benchmarks,
+# checkpoints, summary statistics); post-processing (this module's summaries and plots, the speed-up table) is
+# left out. Bump RUN_RECORD when run_one records something new.
+RUN_DEPENDENCIES = ("search", "transfer", "diffusion", "guidance.py", "predictors", "benchmarks", "spaces",
+                    "resources", "stats.py")
 NOT_RUN_DEPENDENCIES = ("search/anytime.py", "search/speedup.py")
 RUN_RECORD = 1
 # Keys of a run_one record: a cached record lacking one is corrupt.
@@ -89,8 +84,11 @@ def code_fingerprint() -> str:
 
 
 def task_key(task: dict) -> str:
-    """Cache key of a run: everything that determines it (not its label) plus the code fingerprint."""
+    """Cache key of a run: everything that determines it (not its label) plus the code fingerprint.
+    NB201 tasks predate other spaces: their key carries no space name."""
     spec = {k: task.get(k) for k in ("spec", "dataset", "seed", "budget", "val_seed")}
+    if task.get("space", DEFAULT_SPACE) != DEFAULT_SPACE:
+        spec["space"] = task["space"]
     return hashlib.sha1(json.dumps([spec, code_fingerprint()], sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -114,41 +112,35 @@ def run_cached(task: dict) -> dict:
 
 
 def make_tasks(methods: dict[str, dict], datasets: Sequence[str], seeds: Sequence[int], budget: int,
-               val_seed: int | None = None) -> list[dict]:
-    """Every (method, dataset, seed) run as a task dict for :func:`run_one`."""
+               val_seed: int | None = None, space: str = DEFAULT_SPACE) -> list[dict]:
+    """Every (method, dataset, seed) run on the benchmark of ``space`` as a task dict for :func:`run_one`."""
     tasks = []
     for label, spec in methods.items():
         spec = dict(spec)
         b = int(spec.pop("budget", budget))
-        tasks += [{"label": label, "spec": spec, "dataset": d, "seed": int(s), "budget": b, "val_seed": val_seed}
-                  for d in datasets for s in seeds]
+        tasks += [{"label": label, "spec": spec, "space": space, "dataset": d, "seed": int(s), "budget": b,
+                   "val_seed": val_seed} for d in datasets for s in seeds]
     return tasks
 
 
 def run_grid(methods: dict[str, dict], datasets: Sequence[str], seeds: Sequence[int], budget: int,
              executor: Executor | None = None, val_seed: int | None = None,
-             cache_dir: str | Path | None = None) -> list[dict]:
-    """Run every method on every dataset for every seed (through ``executor``, default local);
-    finished runs are kept in ``cache_dir`` (resume by calling again) when it is given."""
+             cache_dir: str | Path | None = None, space: str = DEFAULT_SPACE) -> list[dict]:
+    """Run every method on every dataset (of the benchmark of ``space``) for every seed (through
+    ``executor``, default local); finished runs are kept in ``cache_dir`` (resume by calling again)
+    when it is given."""
     executor = executor or get_executor("local", progress=False)
-    tasks = make_tasks(methods, datasets, seeds, budget, val_seed)
+    tasks = make_tasks(methods, datasets, seeds, budget, val_seed, space)
     if cache_dir is not None:
         tasks = [{**t, "cache": str(cache_dir)} for t in tasks]
     return executor.map(run_cached, tasks, desc="search runs")
-
-
-def _band(curves: np.ndarray) -> dict[str, list[float]]:
-    """Mean and 95% CI half-width along axis 0 (runs)."""
-    n = curves.shape[0]
-    half = 1.96 * curves.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(curves.shape[1])
-    return {"mean": curves.mean(axis=0).tolist(), "ci95": half.tolist()}
 
 
 def curve_by_count(runs: list[dict]) -> dict:
     """Incumbent test accuracy after 1..budget trained architectures (mean, 95% CI)."""
     length = min(len(r["test_acc"]) for r in runs)
     curves = np.array([r["test_acc"][:length] for r in runs])
-    return {"n_trained": list(range(1, length + 1)), **_band(curves)}
+    return {"n_trained": list(range(1, length + 1)), **band(curves)}
 
 
 def curve_by_time(runs: list[dict], points: int = 60) -> dict:
@@ -158,7 +150,7 @@ def curve_by_time(runs: list[dict], points: int = 60) -> dict:
     grid = np.geomspace(lo, max(hi, lo), points)
     curves = np.array([np.asarray(r["test_acc"])[np.searchsorted(r["seconds"], grid, side="right") - 1]
                        for r in runs])
-    return {"seconds": grid.tolist(), **_band(curves)}
+    return {"seconds": grid.tolist(), **band(curves)}
 
 
 def summarise_runs(runs: list[dict]) -> dict:

@@ -10,8 +10,8 @@ import torch
 from nagkit.benchmarks import Ledger
 from nagkit.search.acquisition import (Acquisition, AcquisitionOptimiser, AcquisitionScorer, Surrogate,
                                        get_optimiser)
-from nagkit.search.base import check_budget, register, space_of, train_random
-from nagkit.search.prior import TransferPrior
+from nagkit.search.base import check_budget, space_of, train_random
+from nagkit.search.prior import Prior
 from nagkit.spaces.base import SearchSpace
 
 MAX_PATH_FEATURES = 20_000
@@ -141,12 +141,12 @@ class BayesOpt:
     """Predictor-based BO: ``n_init`` random trainings, then per round fit the surrogate on all
     trained architectures (validation accuracy, as normal scores when ``rank_targets``), let the
     optimiser propose ``batch`` untrained architectures with the highest acquisition, and train
-    them; stops at the budget. With a ``prior`` (transfer NAS) the initial design is its transfer
-    pool and its fading prior term is added to the acquisition (:mod:`nagkit.search.prior`)."""
+    them; stops at the budget. With a ``prior`` (:class:`~nagkit.search.prior.Prior`, e.g. transfer NAS)
+    the initial design starts with the prior's and its term is added to the acquisition each round."""
 
     def __init__(self, surrogate: Callable[[SearchSpace], Surrogate], acquisition: Acquisition,
                  optimiser: AcquisitionOptimiser, n_init: int = 10, batch: int = 5, rank_targets: bool = True,
-                 name: str = "bo", prior: TransferPrior | None = None) -> None:
+                 name: str = "bo", prior: Prior | None = None) -> None:
         if n_init < 1 or batch < 1:
             raise ValueError(f"n_init and batch must be >= 1, got {n_init}, {batch}")
         self.surrogate, self.acquisition, self.optimiser = surrogate, acquisition, optimiser
@@ -157,9 +157,7 @@ class BayesOpt:
         check_budget(ledger, budget)
         space = space_of(ledger)
         start = ledger.n_trained
-        predictors = self.prior.predictors(ledger.dataset) if self.prior else None
-        if predictors is not None:
-            self.prior.initial_design(ledger, predictors, self.n_init, budget, generator)
+        prior_term = self.prior.start(ledger, self.n_init, budget, generator) if self.prior is not None else None
         train_random(ledger, budget, self.n_init - (ledger.n_trained - start), generator)
         n_design = ledger.n_trained
         while ledger.n_trained < budget:
@@ -168,7 +166,7 @@ class BayesOpt:
             targets = normal_scores(values) if self.rank_targets else values
             model = self.surrogate(space)
             model.fit(space.encode_batch(archs), targets, generator)
-            term = self.prior.term(predictors, ledger.n_trained - n_design) if predictors is not None else None
+            term = prior_term(ledger.n_trained - n_design) if prior_term is not None else None
             scorer = AcquisitionScorer(model, self.acquisition, float(targets.max()), generator, term)
             k = min(self.batch, budget - ledger.n_trained)
             before = ledger.n_trained
@@ -178,19 +176,19 @@ class BayesOpt:
                 train_random(ledger, budget, k - (ledger.n_trained - before), generator)
 
 
-@register("bananas")
 def bananas(acquisition: str = "its", optimiser: str = "mutation", encoding: str = "path", n_init: int = 10,
             batch: int = 5, pool: int = 100, members: int = 5, epochs: int = 100,
-            hidden: tuple[int, ...] = (32, 32), edits: int = 1, rank_targets: bool = True, prior: str | None = None,
-            prior_weight: float = 1.0, prior_decay: float = 20.0) -> BayesOpt:
+            hidden: tuple[int, ...] = (32, 32), edits: int = 1, rank_targets: bool = True,
+            prior: Prior | None = None) -> BayesOpt:
     """BANANAS: MLP ensemble on the path encoding, ITS, mutation pool around the best archs
-    (``prior``: the same transfer prior as DiffusionNAG-BO's, a control for its optimiser)."""
+    (``prior``: e.g. the same transfer prior as DiffusionNAG-BO's, a control for its optimiser;
+    ``get_strategy`` resolves ``prior="lodo"``)."""
     return BayesOpt(
         surrogate=lambda space: MLPEnsemble(get_encoding(space, encoding), members, tuple(hidden), epochs),
         acquisition=Acquisition(acquisition),
         optimiser=pool_optimiser(optimiser, pool, edits),
         n_init=n_init, batch=batch, rank_targets=rank_targets, name="bananas",
-        prior=TransferPrior(prior, prior_weight, prior_decay) if prior else None,
+        prior=prior,
     )
 
 

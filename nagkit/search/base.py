@@ -8,8 +8,8 @@ benchmark (the space is ``ledger.benchmark.space``).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+import importlib
+from typing import Any, Protocol
 
 import torch
 
@@ -25,24 +25,40 @@ class SearchStrategy(Protocol):
     def run(self, ledger: Ledger, budget: int, generator: torch.Generator) -> None: ...
 
 
-STRATEGIES: dict[str, Callable[..., SearchStrategy]] = {}
+# name -> "module:factory", imported on use (importing one strategy never imports the others' stacks).
+STRATEGIES: dict[str, str] = {
+    "rs": "nagkit.search.random_search:RandomSearch",
+    "rea": "nagkit.search.evolution:RegularisedEvolution",
+    "ls": "nagkit.search.local_search:LocalSearch",
+    "bananas": "nagkit.search.bananas:bananas",
+    "gpbo": "nagkit.search.gpbo:gpbo",
+    "diffusionnag-bo": "nagkit.search.diffusion_bo:diffusionnag_bo",
+}
 
 
-def register(name: str) -> Callable:
-    """Class/factory decorator adding a strategy to :data:`STRATEGIES`."""
-
-    def deco(factory: Callable[..., SearchStrategy]) -> Callable[..., SearchStrategy]:
-        STRATEGIES[name] = factory
-        return factory
-
-    return deco
+def resolve(ref: str) -> Any:
+    """The object a ``"module:attribute"`` registry entry names (importing its module)."""
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def get_strategy(name: str, **config) -> SearchStrategy:
-    """Build a registered strategy; ``KeyError`` lists the valid names."""
+    """Build a registered strategy; ``KeyError`` lists the valid names.
+
+    A prior given by name (``prior="lodo"``, options ``prior_<option>=...``) is built through
+    :func:`nagkit.search.prior.get_prior`; a prior object is passed on as it is.
+    """
     if name not in STRATEGIES:
         raise KeyError(f"unknown search method {name!r}; valid: {sorted(STRATEGIES)}")
-    return STRATEGIES[name](**config)
+    if "prior" in config:
+        options = {k.removeprefix("prior_"): config.pop(k) for k in [k for k in config if k.startswith("prior_")]}
+        if isinstance(config["prior"], str):
+            from nagkit.search.prior import get_prior
+
+            config["prior"] = get_prior(config["prior"], **options)
+        elif options and config["prior"] is not None:
+            raise ValueError(f"prior options {sorted(options)} configure a prior given by name, not a prior object")
+    return resolve(STRATEGIES[name])(**config)
 
 
 def space_of(ledger: Ledger) -> SearchSpace:

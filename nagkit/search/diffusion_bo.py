@@ -4,7 +4,7 @@
 Each round, :class:`GuidedGeneration` fits an ensemble of *noise-aware* MLPs on the trained
 architectures (rank-normal validation scores, inputs noised by the score network's SDE and
 conditioned on sigma), builds the acquisition (EI / UCB / PI / ITS over the ensemble at ``x_t``)
-as a differentiable guidance objective, samples architectures with the packaged NB201 score
+as a differentiable guidance objective, samples architectures with the space's packaged score
 network under that guidance, and proposes the unseen valid ones with the highest *clean*
 acquisition (the BO loop's own surrogate). The noise-aware ensemble is a batched MLP on the
 flattened matrix rather than the GCN ``Predictor``: refitting three GCN members every round and
@@ -24,10 +24,9 @@ from nagkit.diffusion.train import scorenet_and_sde
 from nagkit.guidance import Objective, Schedule, make_guidance
 from nagkit.predictors.fit import noised
 from nagkit.predictors.model import sigma_features
-from nagkit.search.acquisition import OPTIMISERS, Acquisition, AcquisitionScorer, top_by_score
+from nagkit.search.acquisition import Acquisition, AcquisitionScorer, top_by_score
 from nagkit.search.bananas import BayesOpt, MLPEnsemble, get_encoding, normal_scores
-from nagkit.search.base import register
-from nagkit.search.prior import PriorTerm, TransferPrior
+from nagkit.search.prior import Prior, PriorTerm
 from nagkit.spaces.base import SearchSpace
 
 
@@ -135,18 +134,14 @@ class GuidedGeneration:
         return top_by_score(space, scorer, [a for a in out if a is not None], n, exclude)
 
 
-OPTIMISERS["guided"] = GuidedGeneration
-
-
-@register("diffusionnag-bo")
 def diffusionnag_bo(acquisition: str = "its", encoding: str = "path", n_init: int = 10, batch: int = 5,
                     samples: int = 100, steps: int = 20, scale: float = 10.0, max_norm: float | None = None,
                     members: int = 5, fit_steps: int = 300, epochs: int = 100,
-                    hidden: tuple[int, ...] = (32, 32), prior: str | None = None, prior_weight: float = 1.0,
-                    prior_decay: float = 20.0) -> BayesOpt:
+                    hidden: tuple[int, ...] = (32, 32), prior: Prior | None = None) -> BayesOpt:
     """DiffusionNAG-BO: BANANAS' surrogate (MLP ensemble on the path encoding, rank-normal targets)
-    and acquisition (ITS), optimised by guided generation instead of a candidate pool. ``prior``
-    (``"lodo"`` / ``"imagenet16"``) makes it transfer NAS (:class:`~nagkit.search.prior.TransferPrior`).
+    and acquisition (ITS), optimised by guided generation instead of a candidate pool. A ``prior``
+    (``get_strategy`` resolves ``prior="lodo"`` / ``"imagenet16"`` to :class:`nagkit.transfer.prior.TransferPrior`)
+    makes it transfer NAS.
 
     ``scale`` 10 on rank-normal targets: in a development sweep (30 trained CIFAR-10 cells, 200
     samples) scales 1 / 3 / 10 raised the mean test accuracy of the generated cells from 86.9
@@ -157,5 +152,5 @@ def diffusionnag_bo(acquisition: str = "its", encoding: str = "path", n_init: in
         acquisition=Acquisition(acquisition),
         optimiser=GuidedGeneration(samples, steps, scale, max_norm, members, fit_steps),
         n_init=n_init, batch=batch, name="diffusionnag-bo",
-        prior=TransferPrior(prior, prior_weight, prior_decay) if prior else None,
+        prior=prior,
     )

@@ -6,10 +6,9 @@ from collections import deque
 import torch
 
 from nagkit.benchmarks import Ledger, TrainRecord
-from nagkit.search.base import check_budget, mutate, register, space_of, train_random
+from nagkit.search.base import check_budget, mutate, space_of, train_random
 
 
-@register("rea")
 class RegularisedEvolution:
     """Population of ``population`` (oldest dies), tournament of ``sample_size``, one-row mutation."""
 

@@ -16,7 +16,6 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from nagkit.search.acquisition import Acquisition
 from nagkit.search.bananas import BayesOpt, pool_optimiser
-from nagkit.search.base import register
 from nagkit.spaces.base import SearchSpace
 
 
@@ -50,7 +49,6 @@ def _gp(space: SearchSpace) -> GPSurrogate:
     return GPSurrogate()
 
 
-@register("gpbo")
 def gpbo(acquisition: str = "ei", optimiser: str = "mutation", n_init: int = 10, batch: int = 1,
          pool: int = 100, edits: int = 1, rank_targets: bool = True) -> BayesOpt:
     """GP-BO with EI (or UCB/PI/ITS) and a random or mutation candidate pool."""

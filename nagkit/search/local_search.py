@@ -4,10 +4,9 @@ from __future__ import annotations
 import torch
 
 from nagkit.benchmarks import Ledger
-from nagkit.search.base import check_budget, neighbours, register, space_of, train_random
+from nagkit.search.base import check_budget, neighbours, space_of, train_random
 
 
-@register("ls")
 class LocalSearch:
     """Start from the best of ``n_init`` random architectures; train the current architecture's
     neighbours in random order and move to the best one (or the first better one with

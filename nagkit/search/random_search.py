@@ -4,10 +4,9 @@ from __future__ import annotations
 import torch
 
 from nagkit.benchmarks import Ledger
-from nagkit.search.base import check_budget, register, train_random
+from nagkit.search.base import check_budget, train_random
 
 
-@register("rs")
 class RandomSearch:
     """Uniform sampling from the space (duplicates cost nothing and are redrawn)."""
 

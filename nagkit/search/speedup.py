@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nagkit.benchmarks.ledger import summarise
+from nagkit.stats import summarise
 
 
 @dataclass(frozen=True)

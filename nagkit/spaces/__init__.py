@@ -4,8 +4,9 @@ from __future__ import annotations
 from nagkit.spaces.base import SearchSpace
 from nagkit.spaces.mbv3 import MBV3Space
 from nagkit.spaces.nb201 import NB201Space
+from nagkit.spaces.nbgraph import NBGraphSpace
 
-SPACES: dict[str, type[SearchSpace]] = {"nb201": NB201Space, "mbv3": MBV3Space}
+SPACES: dict[str, type[SearchSpace]] = {"nb201": NB201Space, "mbv3": MBV3Space, "nbgraph": NBGraphSpace}
 
 
 def get_space(name: str) -> SearchSpace:

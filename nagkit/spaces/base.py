@@ -3,8 +3,28 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import torch
+
+
+@dataclass(frozen=True)
+class DiffusionDefaults:
+    """What a space declares for its score network, its training and guided generation.
+
+    ``quick_net`` / ``quick_train`` override ``ScoreNetConfig`` / score-net ``TrainConfig`` fields in
+    the quick profile; ``guidance_decrement`` is the authors' linear guidance schedule
+    (w = 10,000 minus this per generated batch).
+    """
+
+    sigma_max: float = 1.0  # VE-SDE sigma_max
+    quick_steps: int = 2000
+    paper_steps: int = 250_000
+    quick_net: dict[str, Any] = field(default_factory=dict)
+    quick_train: dict[str, Any] = field(default_factory=dict)
+    guidance_decrement: float = 500.0
 
 
 class SearchSpace(ABC):
@@ -18,6 +38,10 @@ class SearchSpace(ABC):
     name: str
     vocab: tuple[str, ...]
     adjacency: torch.Tensor  # (n_nodes, n_nodes) bool, adjacency[i, j]: edge i -> j
+    optional_rows: ClassVar[bool] = False  # all-zero rows (unused slots) are valid
+    diffusion: ClassVar[DiffusionDefaults] = DiffusionDefaults()
+    # Analytic per-architecture properties (name -> unit), computed by ``property_values``.
+    analytic_properties: ClassVar[MappingProxyType[str, str]] = MappingProxyType({})
 
     @property
     def n_nodes(self) -> int:
@@ -50,6 +74,14 @@ class SearchSpace(ABC):
     @abstractmethod
     def sample(self, n: int, generator: torch.Generator | None = None) -> list[str]:
         """``n`` valid architectures drawn uniformly at random."""
+
+    def stage_layout(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(slot within stage, stage)`` per node (long tensors) for staged spaces, else ``None``."""
+        return None
+
+    def property_values(self, archs: Sequence[str], name: str, **options: Any) -> list[float]:
+        """Values of the analytic property ``name`` (one of ``analytic_properties``)."""
+        raise KeyError(f"the {self.name} space has no analytic property {name!r}; valid: {list(self.analytic_properties)}")
 
     def enumerate(self) -> list[str]:
         """All architectures, when the space is finite."""

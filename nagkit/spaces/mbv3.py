@@ -8,11 +8,13 @@ a stage of depth d uses its first d slots, unused slots are all-zero rows.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import MappingProxyType
 from typing import NamedTuple
 
 import torch
 
-from nagkit.spaces.base import SearchSpace
+from nagkit.spaces.base import DiffusionDefaults, SearchSpace
 
 KERNELS: tuple[int, ...] = (3, 5, 7)
 EXPANDS: tuple[int, ...] = (3, 4, 6)
@@ -165,19 +167,32 @@ class MBV3Space(SearchSpace):
 
     name = "mbv3"
     vocab = VOCAB
+    optional_rows = True
+    # Authors' sigma_max and 1M paper iterations; the quick net (resources/SCORENET.md) learns "layer 4
+    # only after layer 3" far faster with the categorical output, neighbour attention and a narrower net.
+    diffusion = DiffusionDefaults(
+        sigma_max=1.0, quick_steps=4000, paper_steps=1_000_000, guidance_decrement=500.0,
+        quick_net={"width": 32, "ffn": 64, "mask": "adjacency", "param": "categorical"},
+        quick_train={"lr": 2e-3, "checkpoint_every": 500})
+    analytic_properties = MappingProxyType({"flops": "MFLOPs", "params": "M"})
 
     def __init__(self) -> None:
         n = N_STAGES * MAX_DEPTH
         self.adjacency = torch.zeros(n, n, dtype=torch.bool)
         self.adjacency[torch.arange(n - 1), torch.arange(1, n)] = True
 
-    def stage_of_slot(self) -> torch.Tensor:
-        """Stage index (0-4) of each of the 20 slots, long tensor."""
-        return torch.arange(self.n_nodes) // MAX_DEPTH
+    def stage_layout(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Position (0-3) within its stage and stage index (0-4) of each of the 20 slots."""
+        slots = torch.arange(self.n_nodes)
+        return slots % MAX_DEPTH, slots // MAX_DEPTH
 
-    def slot_in_stage(self) -> torch.Tensor:
-        """Position (0-3) of each slot within its stage, long tensor."""
-        return torch.arange(self.n_nodes) % MAX_DEPTH
+    def property_values(self, archs: Sequence[str], name: str, resolution: int = 224) -> list[float]:
+        """``flops`` (MFLOPs at ``resolution``) or ``params`` (millions) of each subnet."""
+        if name == "flops":
+            return [flops(a, resolution) for a in archs]
+        if name == "params":
+            return [params(a) for a in archs]
+        return super().property_values(archs, name)
 
     def encode(self, arch: str) -> torch.Tensor:
         x = torch.zeros(self.shape)

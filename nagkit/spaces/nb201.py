@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from nagkit.resources import nb201_table
-from nagkit.spaces.base import SearchSpace
+from nagkit.spaces.base import DiffusionDefaults, SearchSpace
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 VOCAB: tuple[str, ...] = ("input", "output", *OPS)
@@ -99,6 +99,8 @@ class NB201Space(SearchSpace):
     name = "nb201"
     vocab = VOCAB
     n_ops = len(OPS)
+    # The authors' sigma_max (5.0), 250k paper iterations, guidance w = 10,000 - 300 per batch.
+    diffusion = DiffusionDefaults(sigma_max=5.0, quick_steps=1500, paper_steps=250_000, guidance_decrement=300.0)
 
     def __init__(self) -> None:
         self.adjacency = slot_adjacency()
