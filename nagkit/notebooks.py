@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-PROFILES = ("quick", "paper")
+from nagkit.profiles import PROFILES
 
 
 def repo_root(start: Path | None = None) -> Path:
@@ -61,7 +61,8 @@ def run_all(profile: str = "quick", only: list[str] | None = None, executor: str
         if executor != "local":
             params["executor"] = executor
         papermill.execute_notebook(str(nb), str(out), parameters=params,
-                                   cwd=str(nb.parent), kernel_name="python3", progress_bar=False)
+                                   cwd=str(nb.parent), kernel_name="python3", progress_bar=False,
+                                   log_output=profile != "quick")  # long runs: cell output to the log
         _strip_run_metadata(out)
         print(f"[nagkit] {nb.name} done in {time.time() - start:.0f} s", flush=True)
     build_report(results, results / "REPORT.md")
@@ -69,7 +70,8 @@ def run_all(profile: str = "quick", only: list[str] | None = None, executor: str
 
 
 def _strip_run_metadata(path: Path) -> None:
-    """Drop papermill's per-cell timings and timestamps: they change every run and are not results."""
+    """Drop papermill's per-cell timings, timestamps and empty tag lists: they change every run and are
+    not results."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -77,6 +79,8 @@ def _strip_run_metadata(path: Path) -> None:
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if cell.metadata.get("tags") == []:  # papermill adds empty tag lists; they would reach the .py pair
+            del cell.metadata["tags"]
     nbformat.write(nb, path)
 
 

@@ -44,6 +44,9 @@ VALIDITY_GDSS: dict[str, float] = {"nb201": 4.56, "mbv3": 0.00}
 SCORENET_TRAIN_V100_HOURS: dict[str, float] = {"nb201": 3.43, "mbv3": 21.33}
 SAMPLE_BATCH_V100_MINUTES = 2.02
 
+# The headline claim: "up to 35x" fewer architectures trained than the BO baselines (abstract).
+SPEEDUP_UP_TO = 35
+
 
 def trained_counts(dataset: str) -> dict[str, int]:
     """Architectures each transfer/BO method trained to reach its NB201 accuracy on ``dataset``."""

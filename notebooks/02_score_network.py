@@ -65,6 +65,8 @@ for name, (net, cfg) in configs.items():
     print("  ", {k: getattr(cfg, k) for k in ("steps", "batch_size", "lr", "warmup", "ema", "sigma_min", "sigma_max")})
 authors = n_parameters(ScoreNet(get_space("nb201"), ScoreNetConfig()))
 print(f"authors' sizes (12 layers, width 64, 8 heads, FFN 128): {authors:,} parameters")
+authors_concat = n_parameters(ScoreNet(get_space("nb201"), ScoreNetConfig(head="concat")))
+print(f"  with the authors' head (12 x 64 layer outputs -> 1536 -> 1536 -> vocab): {authors_concat:,} parameters")
 
 # %% [markdown]
 # ## Training (short demonstration run per space in the quick profile)

@@ -6,7 +6,7 @@
 # train them in rank order. The table reports the test accuracy reached and the number of architectures trained
 # (DiffusionNAG: 94.37 after 1 on CIFAR-10, 73.51 after 2 on CIFAR-100, both the global optima).
 #
-# `nagkit.search.transfer` runs exactly this loop; every "training" goes through the benchmark ledger, which counts
+# `nagkit.transfer.protocol` runs exactly this loop; every "training" goes through the benchmark ledger, which counts
 # distinct architectures and charges their simulated NB201 training time. Per seed we record the top-ranked cell and
 # its accuracy (after 1 trained), how many were trained until the target's optimum was among them (`None` when the
 # optimum is not in the pool: a failure), and the max / mean / min accuracy of the pool.
@@ -45,6 +45,7 @@ from IPython.display import Image
 from nagkit.benchmarks import NB201Benchmark, analysis
 from nagkit.executor import get_executor
 from nagkit.notebooks import output_dirs
+from nagkit.paper import GENERATION_QUALITY, POPULATION_NB201, TRANSFER_NB201
 from nagkit.paths import data_root
 from nagkit.cli.transfer import parse_sources
 from nagkit.regression import Tolerance, assert_matches_stored, tolerance_table
@@ -201,9 +202,15 @@ for (t, s), k in optimum_ranks.items():
 # BANANAS, REA or RS on this protocol (notebook 07 runs BO/REA/RS baselines on its own anytime protocol).
 
 # %% tags=["nbval-ignore-output"]
-PAPER = [("DiffusionNAG (paper)", "94.37 (1)", "73.51 (2)"), ("MetaD2A (paper)", "94.37 (100)", "73.34 (100)"),
-         ("TNAS (paper)", "94.37 (29)", "73.51 (59)"), ("BANANAS (paper)", "94.37 (46)", "73.51 (88)"),
-         ("REA (paper)", "93.92 (>500)", "-"), ("RS (paper)", "93.70 (>500)", "-")]
+def paper_cell(method, t):
+    """A paper table cell, "accuracy (#trained)" (">500": no count printed; "-": not reported)."""
+    if t not in TRANSFER_NB201[method]:
+        return "-"
+    acc, n = TRANSFER_NB201[method][t]
+    return f"{acc:.2f} ({'>500' if n is None else n})"
+
+
+PAPER = [(f"{m} (paper)", paper_cell(m, "cifar10"), paper_cell(m, "cifar100")) for m in TRANSFER_NB201]
 
 
 def ours(t, s, w):
@@ -227,7 +234,7 @@ print(pd.DataFrame(table_rows).to_string(index=False))
 # and the mean over the 20 seeds of each statistic.
 
 # %% tags=["nbval-ignore-output"]
-PAPER_POP = {"cifar10": (94.37, 93.13, 86.44), "cifar100": (73.51, 70.34, 58.09)}
+PAPER_POP = POPULATION_NB201
 for t in ("cifar10", "cifar100"):
     for w in (SCALE[t], 0.0):
         st = stats[(t, "lodo", w)]
@@ -288,7 +295,8 @@ T = "NB201 transfer NAG (paper Table 1)"
 NOTE = ("LODO surrogate on the other NB201 tables, not the paper's MetaD2A meta-predictor (offline); "
         "20 seeds, quick score net and sampler")
 rows = []
-for t, paper in (("cifar10", "94.37 (1)"), ("cifar100", "73.51 (2)")):
+for t in ("cifar10", "cifar100"):
+    paper = paper_cell("DiffusionNAG", t)
     for s in SOURCES:
         st = stats[(t, s, SCALE[t])]
         ok = st["reached_within_3"] >= 0.8
@@ -301,6 +309,7 @@ for t, paper in (("cifar10", "94.37 (1)"), ("cifar100", "73.51 (2)")):
                     f"{fmt_ci(st['acc_after_1_summary'])}; {st['reached_within_1']:.0%} / {st['reached_within_3']:.0%}",
                     "deviates", "control without a paper number: shows what guidance adds"))
 P = "NB201 generated population (max / mean / min test acc)"
+UNGUIDED_VALIDITY = GENERATION_QUALITY[("nb201", "validity")]
 for t, (pmax, pmean, pmin) in PAPER_POP.items():
     st = stats[(t, "lodo", SCALE[t])]
     pop = st["population"]
@@ -310,10 +319,12 @@ for t, (pmax, pmean, pmin) in PAPER_POP.items():
                     "reproduced" if ok else "deviates",
                     "" if ok else f"mean below the paper's {pmean:.2f}; pools of 10 cells, LODO surrogate"))
     valid_ok = st["validity"] >= 0.99
-    rows.append(row(P, f"{t}, validity under guidance (%)", "not reported (98.97 unguided)", f"{100 * st['validity']:.2f}",
+    rows.append(row(P, f"{t}, validity under guidance (%)", f"not reported ({UNGUIDED_VALIDITY:.2f} unguided)",
+                    f"{100 * st['validity']:.2f}",
                     "reproduced" if valid_ok else "deviates", "" if valid_ok else "below 99%"))
 if meta_error is not None:
-    rows.append(row(T, "MetaD2A meta-predictor guidance and ranking", "94.37 (1) / 73.51 (2)", "-", "needs",
+    rows.append(row(T, "MetaD2A meta-predictor guidance and ranking",
+                    f"{paper_cell('DiffusionNAG', 'cifar10')} / {paper_cell('DiffusionNAG', 'cifar100')}", "-", "needs",
                     "download imgnet32bylabel.pt (see notebook 04), ResNet-18 weights and the CIFAR images, then "
                     "`python -m nagkit.notebooks --profile paper --only 05`"))
 for r in rows:

@@ -46,6 +46,7 @@ from nagkit.benchmarks import NB201Benchmark
 from nagkit.data import load_splits
 from nagkit.executor import get_executor
 from nagkit.notebooks import output_dirs
+from nagkit.paper import TRANSFER_NB201_SCRATCH
 from nagkit.predictors.fit import surrogate_profile
 from nagkit.regression import Tolerance, assert_matches_stored, tolerance_table
 from nagkit.report import row, write_results
@@ -240,7 +241,7 @@ print(assert_matches_stored(RES / "06_train_generated_architectures.json", CHECK
 # ## Results
 
 # %% tags=["nbval-ignore-output"]
-PAPER = {"aircraft": ("Aircraft", 58.83, 3.75, 3), "pets": ("Pets", 41.80, 3.82, 2)}
+PAPER = {d: (name, *TRANSFER_NB201_SCRATCH[d]) for d, name in (("aircraft", "Aircraft"), ("pets", "Pets"))}
 TABLE = "Transfer NAS on NB201 (trained from scratch)"
 OFFLINE = "Training from scratch, offline check (not the paper's setting)"
 SETTING = (f"measured on Fashion-MNIST in a reduced CPU setting (2,000 images at 16 px, C=8, N=1, 3 epochs, seeds "

@@ -49,6 +49,7 @@ from nagkit.benchmarks import NB201Benchmark
 from nagkit.benchmarks.nb201 import DATASETS
 from nagkit.executor import get_executor
 from nagkit.notebooks import output_dirs
+from nagkit.paper import TRANSFER_NB201
 from nagkit.paths import cache_dir
 from nagkit.regression import Tolerance, assert_matches_stored, tolerance_table
 from nagkit.report import row, write_results
@@ -237,8 +238,7 @@ print(assert_matches_stored(RES / "07_bo_nas.json", CHECKS, TOLERANCES))
 T = "NB201 search baselines (test accuracy %, #trained)"
 SCOPE = (f"{profile} profile: {len(SEEDS)} seeds, budget {{budget}}"
          + ("; full protocol: python -m nagkit.notebooks --profile paper --only 07" if QUICK else ""))
-PAPER = [("BANANAS", "cifar10", 94.37, 46), ("BANANAS", "cifar100", 73.51, 88),
-         ("REA", "cifar10", 93.92, None), ("RS", "cifar10", 93.70, None)]
+PAPER = [(m, d, *TRANSFER_NB201[m][d]) for m in ("BANANAS", "REA", "RS") for d in DATASETS if d in TRANSFER_NB201[m]]
 rows = []
 for method, dataset, acc, trained in PAPER:
     s = summary[dataset][method]

@@ -32,7 +32,8 @@ from nagkit.cli.transfer import parse_guide
 from nagkit.transfer.protocol import TransferConfig
 from nagkit.spaces import get_space
 from nagkit.device import resolve_device
-from nagkit.training.trainer import PROFILES, ImageTrainConfig, TrainJob
+from nagkit.profiles import PROFILES
+from nagkit.training.trainer import PROFILE_CONFIGS, ImageTrainConfig, TrainJob
 from tests.fixtures import make_fashion_mnist
 
 NB, MB = get_space("nb201"), get_space("mbv3")
@@ -43,6 +44,7 @@ BASE = {
     "info": [], "space": ["nb201"], "query": ["nb201", ARCH, "--dataset", "cifar10"], "report": [],
     "train-scorenet": ["--space", "nb201", "--out", "{out}"], "generate": ["--space", "nb201", "--out", "{out}"],
     "search": ["--method", "rs"], "fetch": ["cifar10"], "train": [ARCH], "transfer": ["--dataset", "cifar10"],
+    "data": ["status"],
 }
 # Allowed [lo, hi] of every numeric flag.
 RANGES = {
@@ -422,14 +424,28 @@ def test_library_calls_refuse_misleading_values(make):
 def test_valid_defaults_and_packaged_configs_still_pass():
     assert SamplerConfig() == SamplerConfig("pc", 20, 0.16, 1e-5, 1000)
     assert TransferConfig().scale == 10.0 and dtrain.TrainConfig().steps == 250_000
-    assert PROFILES["paper"] == ImageTrainConfig() and PROFILES["quick"].epochs == 3
+    assert PROFILE_CONFIGS["paper"] == ImageTrainConfig() and PROFILE_CONFIGS["quick"].epochs == 3
     for space in (NB, MB):
-        for name in dtrain.PROFILES:
+        for name in PROFILES:
             dtrain.profile(space, name)
         for pos in (True, False):
             path = packaged_checkpoint(space.name, pos)
             dtrain.checkpoint_train_config(load_checkpoint(path), path)
     Schedule("linear", 10_000.0, 300.0)
+
+
+def test_every_profile_factory_rejects_an_unknown_name_listing_the_valid_ones():
+    from nagkit.predictors.fit import surrogate_profile
+    from nagkit.predictors.properties import property_profile
+    from nagkit.profiles import check_profile
+    from nagkit.training.trainer import profile as train_profile
+    from nagkit.transfer.protocol import transfer_profile
+
+    assert [check_profile(p) for p in PROFILES] == ["quick", "paper"] and set(PROFILE_CONFIGS) == set(PROFILES)
+    for make in (check_profile, surrogate_profile, train_profile, transfer_profile,
+                 lambda name: property_profile(name, dtrain.TrainConfig()), lambda name: dtrain.profile(NB, name)):
+        with pytest.raises(ValueError, match=r"profile must be one of \('quick', 'paper'\), got 'full'"):
+            make("full")
 
 
 @pytest.mark.parametrize("space", [NB, MB], ids=["nb201", "mbv3"])

@@ -83,7 +83,7 @@ def test_split_deterministic_half():
     assert training_set(mb, replace(cfg, train_samples=10)) == training_set(mb, replace(cfg, train_samples=10))
 
 
-@pytest.mark.parametrize("name", ["nb201", "mbv3"])
+@pytest.mark.parametrize("name", ["nb201", "mbv3", "nbgraph"])
 @pytest.mark.parametrize("pos", [True, False])
 def test_quick_profile_describes_packaged_checkpoints(name, pos):
     space = get_space(name)
@@ -99,3 +99,32 @@ def test_profiles():
     assert (cfg.lr, cfg.warmup, cfg.batch_size, cfg.ema, cfg.steps, cfg.sigma_max) == (2e-5, 1000, 256, 0.9999, 250_000, 5.0)
     net, cfg = profile(get_space("mbv3"), "paper", pos_emb=False)
     assert net.pos_emb == "none" and cfg.steps == 1_000_000 and cfg.sigma_max == 1.0
+
+
+def test_cross_entropy_term_of_categorical_nets():
+    # The clean state of an all -1 row is "empty" (index n_vocab); the loss with ce_weight is the score
+    # matching loss plus that weight times the cross-entropy of clean_logits, with the same random draws.
+    from nagkit.diffusion.scorenet import ScoreNet
+    from nagkit.diffusion.train import clean_states, dsm_loss, make_sde
+
+    space = get_space("mbv3")
+    x0 = 2 * space.encode_batch(space.sample(8, torch.Generator().manual_seed(0))) - 1
+    states = clean_states(x0)
+    assert ((states == space.n_vocab) == (x0.amax(-1) < 0)).all()
+    net = ScoreNet(space, ScoreNetConfig(layers=1, width=16, heads=2, ffn=16, param="categorical"))
+    sde = make_sde(TrainConfig(sigma_max=1.0))
+    plain = dsm_loss(net, sde, x0, 1e-5, torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(1)
+    with_ce = dsm_loss(net, sde, x0, 1e-5, g, ce_weight=0.5)
+    g = torch.Generator().manual_seed(1)
+    t = torch.rand(8, generator=g) * (sde.T - 1e-5) + 1e-5
+    z = torch.randn(x0.shape, generator=g)
+    mean, std = sde.marginal_prob(x0, t)
+    ce = torch.nn.functional.cross_entropy(net.clean_logits(mean + std[:, None, None] * z, std).flatten(0, 1),
+                                           states.flatten())
+    assert torch.allclose(with_ce, plain + 0.5 * ce, atol=1e-6)
+    with pytest.raises(ValueError, match="categorical"):
+        dsm_loss(ScoreNet(space, ScoreNetConfig(layers=1, width=16, heads=2, ffn=16)), sde, x0, 1e-5,
+                 torch.Generator(), ce_weight=0.5)
+    with pytest.raises(ValueError, match="ce_weight"):
+        TrainConfig(ce_weight=-1.0)

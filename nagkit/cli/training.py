@@ -4,11 +4,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from nagkit.cli.common import add_parser, data_root, device, finite_float, input_file, int_range, output_dir, seed
-from nagkit.data.datasets import SPECS
-from nagkit.nets import NETS
+from nagkit.cli.common import (add_parser, data_root, device, finite_float, input_file, int_range, lazy, output_dir,
+                               registry, seed)
+from nagkit.profiles import PROFILES
 from nagkit.progress import Interrupted, enabled
-from nagkit.training.trainer import PROFILES, TrainJob, job_splits, profile, run_job
+
+run_job = lazy("nagkit.training.trainer", "run_job")  # torch: imported when called (tests patch this name)
+DATASETS = registry("nagkit.data.datasets", "SPECS", sort=False)
 
 MAX_IMAGES = 10**9  # subset sizes; beyond a dataset's size they are refused once it is loaded
 
@@ -24,6 +26,8 @@ def fetch(args: argparse.Namespace) -> dict:
 
 
 def train(args: argparse.Namespace) -> dict:
+    from nagkit.training.trainer import TrainJob, job_splits, profile  # torch: only when run
+
     overrides = {k: v for k, v in (("epochs", args.epochs), ("C", args.C), ("N", args.N),
                                    ("batch_size", args.batch_size), ("device", args.device)) if v is not None}
     config = profile(args.profile, **overrides)
@@ -50,7 +54,7 @@ def train(args: argparse.Namespace) -> dict:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_parser(sub, "fetch", "download a dataset (checksums verified, partial downloads resumed)", fetch)
-    p.add_argument("dataset", choices=list(SPECS))
+    p.add_argument("dataset", choices=DATASETS, help="a dataset, e.g. cifar10 (an unknown name lists them)")
     p.add_argument("--root", type=data_root, default=None,
                    help="data root (default $NAGKIT_DATA or ~/.cache/nagkit/data)")
     p.add_argument("--timeout", type=finite_float(0.01, 86_400), default=30.0,
@@ -60,12 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = add_parser(sub, "train", "train one architecture from scratch and report valid/test accuracy", train)
     p.add_argument("arch", help="architecture string (NB201 cell or MBV3 subnet)")
-    p.add_argument("--space", choices=sorted(NETS), default="nb201")  # the spaces with a net builder
-    p.add_argument("--dataset", choices=list(SPECS), default="fashion-mnist",
+    p.add_argument("--space", choices=registry("nagkit.nets", "NETS"), default="nb201",  # the spaces with a net builder
+                   help="a space with a net builder (an unknown name lists them)")
+    p.add_argument("--dataset", choices=DATASETS, default="fashion-mnist",
                    help="fashion-mnist works offline; the others need `nagkit fetch` first")
     p.add_argument("--root", type=data_root, default=None,
                    help="data root (default $NAGKIT_DATA or ~/.cache/nagkit/data)")
-    p.add_argument("--profile", choices=list(PROFILES), default="paper",
+    p.add_argument("--profile", choices=PROFILES, default="paper",
                    help="paper = NB201 recipe and skeleton (C=16, N=5, 200 epochs); quick = reduced")
     p.add_argument("--epochs", type=int_range(1, 10_000), default=None)
     p.add_argument("--seed", type=seed, default=777)

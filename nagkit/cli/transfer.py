@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from nagkit.benchmarks import BENCHMARKS, TabularBenchmark, get_benchmark
-from nagkit.cli.common import MAX_SCALE, NB201_CELLS, add_parser, finite_float, int_range, seed
-from nagkit.cli.search import datasets_help
+from nagkit.cli.common import MAX_SCALE, NB201_CELLS, add_parser, finite_float, int_range, registry, seed
+from nagkit.profiles import PROFILES
+
+if TYPE_CHECKING:
+    from nagkit.benchmarks import TabularBenchmark
 
 
 def _bench(benchmark: TabularBenchmark | str) -> TabularBenchmark:
+    from nagkit.benchmarks import get_benchmark  # torch: only when used
+
     return get_benchmark(benchmark) if isinstance(benchmark, str) else benchmark
 
 
@@ -62,7 +67,7 @@ def transfer(args: argparse.Namespace) -> dict:
     from nagkit.transfer.protocol import transfer_profile, transfer_search
 
     torch.set_num_threads(1)  # small graphs: one thread is as fast and never oversubscribes
-    bench = get_benchmark(args.space)
+    bench = _bench(args.space)
     bench.check(args.dataset)
     overrides = {"n_unique": args.n_unique}
     if args.guidance_scale is not None:
@@ -86,9 +91,11 @@ def transfer(args: argparse.Namespace) -> dict:
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_parser(sub, "transfer", "transfer NAG on a tabular benchmark: guided generation, rank, "
                                     "train in rank order", transfer)
-    p.add_argument("--space", choices=sorted(BENCHMARKS), default="nb201",
-                   help="search space whose tabular benchmark holds the target and its sources")
-    p.add_argument("--dataset", required=True, help=f"target, a dataset of the space's benchmark -- {datasets_help()}")
+    p.add_argument("--space", choices=registry("nagkit.benchmarks", "BENCHMARKS"), default="nb201",
+                   help="search space whose tabular benchmark holds the target and its sources "
+                        "(an unknown name lists them)")
+    p.add_argument("--dataset", required=True,
+                   help="target, a dataset of the space's benchmark, e.g. cifar10 (nb201); an unknown name lists them")
     p.add_argument("--seed", type=seed, default=0, help="generation seed")
     p.add_argument("--source", default="lodo",
                    help="predictor sources: lodo (the other datasets), imagenet16 (nb201), or comma-separated names")
@@ -96,5 +103,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="guidance scale w (0: unguided; default: the profile's)")
     p.add_argument("--n-unique", type=int_range(1, NB201_CELLS), default=10,
                    help="distinct valid candidates to collect (paper: 10)")
-    p.add_argument("--profile", choices=("quick", "paper"), default="quick",
+    p.add_argument("--profile", choices=PROFILES, default="quick",
                    help="paper: the MetaD2A meta-predictor and the 1,000-step sampler (needs downloaded features)")

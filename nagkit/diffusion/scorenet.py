@@ -146,21 +146,36 @@ class ScoreNet(nn.Module):
             outs.append(norm(h))
         return torch.cat(outs, dim=-1)
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        s = sigma[:, None, None]
-        total = s**2 + SIGMA_DATA**2
+    def _head_output(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        total = sigma[:, None, None] ** 2 + SIGMA_DATA**2
         inp = x if self.config.param == "score" else x / total.sqrt()
         h = self.embed(inp) + self.pos + self.time(sinusoid(100.0 * torch.log(sigma), self.config.width))[:, None, :]
-        out = self.head(self.features(h))
+        return self.head(self.features(h))
+
+    def clean_logits(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """``param="categorical"``: per-row logits over the clean states (the types, then "empty" in
+        spaces with optional rows)."""
+        if self.config.param != "categorical":
+            raise ValueError(f"clean_logits needs param='categorical', not {self.config.param!r}")
+        out = self._head_output(x, sigma)
+        logits = out[..., : x.shape[-1]] + 2.0 * x / sigma[:, None, None] ** 2
+        return torch.cat([logits, out[..., -1:]], dim=-1) if self.empty_state else logits
+
+    @staticmethod
+    def score_from_logits(x: torch.Tensor, sigma: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """Score of the posterior mean ``2 p - 1`` of the categorical clean-state logits."""
+        probs = torch.softmax(logits, dim=-1)[..., : x.shape[-1]]
+        return (2.0 * probs - 1.0 - x) / sigma[:, None, None] ** 2
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        if self.config.param == "categorical":
+            return self.score_from_logits(x, sigma, self.clean_logits(x, sigma))
+        s = sigma[:, None, None]
+        out = self._head_output(x, sigma)
         if self.config.param == "score":
             return out / s
-        if self.config.param == "categorical":
-            logits = out[..., : x.shape[-1]] + 2.0 * x / s**2
-            if self.empty_state:
-                logits = torch.cat([logits, out[..., -1:]], dim=-1)
-            probs = torch.softmax(logits, dim=-1)[..., : x.shape[-1]]
-            return (2.0 * probs - 1.0 - x) / s**2
         # D = c_skip x + c_out F with c_skip = sd^2 / total, c_out = s sd / sqrt(total); score = (D - x) / s^2
+        total = s**2 + SIGMA_DATA**2
         return -x / total + SIGMA_DATA * out / (s * total.sqrt())
 
 

@@ -21,11 +21,10 @@ from tqdm.auto import tqdm
 from nagkit.diffusion.checkpoint import FORMAT, load_checkpoint, load_scorenet, load_weights, packaged_checkpoint
 from nagkit.diffusion.scorenet import ScoreNet, ScoreNetConfig
 from nagkit.diffusion.sde import SDE, VESDE, VPSDE
+from nagkit.profiles import check_profile
 from nagkit.progress import Interrupted, deferred_signals, enabled
 from nagkit.spaces.base import SearchSpace
 from nagkit.storage import atomic_torch_save
-
-PROFILES = ("quick", "paper")
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,9 @@ class TrainConfig:
     split_seed: int = 0
     seed: int = 0
     checkpoint_every: int = 5000
+    # categorical nets: weight of a cross-entropy term on the clean state of each row, added to the score
+    # matching loss (whose gradient vanishes as a never-seen state's probability goes to 0; see SCORENET.md)
+    ce_weight: float = 0.0
 
     def __post_init__(self) -> None:
         counts = {"steps": self.steps, "batch_size": self.batch_size, "warmup": self.warmup,
@@ -54,6 +56,8 @@ class TrainConfig:
         bad = [f"{k}={v!r} (needs >= 1)" for k, v in counts.items() if not v >= 1]
         bad += [f"{k}={v!r} (needs a finite value > 0)" for k, v in (("lr", self.lr), ("grad_clip", self.grad_clip))
                 if not 0 < v < math.inf]
+        if not 0 <= self.ce_weight < math.inf:
+            bad.append(f"ce_weight={self.ce_weight!r} (needs a finite value >= 0)")
         if not 0 <= self.ema <= 1:
             bad.append(f"ema={self.ema!r} (needs 0 <= ema <= 1)")
         if not 0 < self.sigma_min < self.sigma_max < math.inf:
@@ -97,8 +101,7 @@ def profile(space: SearchSpace, name: str, pos_emb: bool = True, seed: int = 0) 
     """``quick``: a small net trained in minutes on CPU (the space's ``diffusion.quick_net`` /
     ``quick_train`` overrides); ``paper``: the authors' sizes, head (all-layer concatenation + ELU MLP,
     3,989,575 parameters on NB201), noise MLP and iterations."""
-    if name not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {name!r}")
+    check_profile(name)
     pe = default_pos_emb(space) if pos_emb else "none"
     defaults = space.diffusion
     direction = default_direction(space)
@@ -166,14 +169,27 @@ def checkpoint_train_config(ckpt: dict, path: str | Path) -> TrainConfig:
         raise ValueError(f"{path}: bad train_config in checkpoint ({err})") from None
 
 
-def dsm_loss(model: ScoreNet, sde: SDE, x0: torch.Tensor, eps: float, g: torch.Generator) -> torch.Tensor:
+def clean_states(x0: torch.Tensor) -> torch.Tensor:
+    """Index of each row's clean state in [-1, 1] features: its type, or ``n_vocab`` for an all -1 row."""
+    return torch.where(x0.amax(dim=-1) > 0, x0.argmax(dim=-1), x0.shape[-1])
+
+
+def dsm_loss(model: ScoreNet, sde: SDE, x0: torch.Tensor, eps: float, g: torch.Generator,
+             ce_weight: float = 0.0) -> torch.Tensor:
     """Denoising score matching, continuous time, averaged over all entries (random draws from the CPU
-    generator ``g``, placed on ``x0``'s device: the same draws on every device)."""
+    generator ``g``, placed on ``x0``'s device: the same draws on every device); ``ce_weight > 0``
+    (categorical nets) adds that times the cross-entropy of the predicted clean state of each row."""
     t = (torch.rand(x0.shape[0], generator=g) * (sde.T - eps) + eps).to(x0.device, non_blocking=True)
     z = torch.randn(x0.shape, generator=g).to(x0.device, non_blocking=True)
     mean, std = sde.marginal_prob(x0, t)
-    score = model(mean + std[:, None, None] * z, std)
-    return ((score * std[:, None, None] + z) ** 2).mean()
+    noisy = mean + std[:, None, None] * z
+    if not ce_weight:
+        score = model(noisy, std)
+        return ((score * std[:, None, None] + z) ** 2).mean()
+    logits = model.clean_logits(noisy, std)
+    score = model.score_from_logits(noisy, std, logits)
+    ce = torch.nn.functional.cross_entropy(logits.flatten(0, 1), clean_states(x0).flatten())
+    return ((score * std[:, None, None] + z) ** 2).mean() + ce_weight * ce
 
 
 def _check_resume(ckpt: dict, net: ScoreNetConfig, cfg: TrainConfig, path: Path) -> None:
@@ -184,7 +200,7 @@ def _check_resume(ckpt: dict, net: ScoreNetConfig, cfg: TrainConfig, path: Path)
         raise ValueError(f"{path}: not a resumable training checkpoint, it has no {missing} entries")
     if ScoreNetConfig(**ckpt["net_config"]) != net:
         raise ValueError(f"{path}: net config {ckpt['net_config']} != requested {asdict(net)}")
-    saved = {k: v for k, v in ckpt["train_config"].items() if k != "steps"}
+    saved = {k: v for k, v in asdict(TrainConfig(**ckpt["train_config"])).items() if k != "steps"}
     wanted = {k: v for k, v in asdict(cfg).items() if k != "steps"}
     if saved != wanted:
         diff = {k: (saved.get(k), v) for k, v in wanted.items() if saved.get(k) != v}
@@ -265,7 +281,7 @@ def train(space: SearchSpace, net: ScoreNetConfig, cfg: TrainConfig, out: str | 
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
             idx = torch.randint(data.shape[0], (cfg.batch_size,), generator=g)
-            loss = dsm_loss(model, sde, data[idx.to(device)], cfg.eps, g)
+            loss = dsm_loss(model, sde, data[idx.to(device)], cfg.eps, g, cfg.ce_weight)
             pending.append(loss.detach())
             if sync_every == 1:
                 sync(step)

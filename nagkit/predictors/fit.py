@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from nagkit.diffusion.sde import SDE, VESDE
 from nagkit.predictors.model import Predictor, PredictorConfig
+from nagkit.profiles import check_profile
 from nagkit.progress import enabled
 
 # (record indices of the batch, generator) -> dataset features for those records
@@ -141,9 +142,7 @@ class SurrogateConfig:
 def surrogate_profile(profile: str) -> SurrogateConfig:
     """``quick``: 2,000 training cells, 500 / 1,000 steps (about a minute on 2 CPU cores);
     ``paper``: 10,000 cells, 5,000 / 10,000 steps at lr 1e-3 (the meta-predictor's lr)."""
-    if profile == "quick":
+    if check_profile(profile) == "quick":
         return SurrogateConfig()
-    if profile == "paper":
-        return SurrogateConfig(n_train=10_000, fit=FitConfig(steps=5_000, lr=1e-3),
-                               noise_fit=FitConfig(steps=10_000, lr=1e-3))
-    raise ValueError(f"profile must be 'quick' or 'paper', got {profile!r}")
+    return SurrogateConfig(n_train=10_000, fit=FitConfig(steps=5_000, lr=1e-3),
+                           noise_fit=FitConfig(steps=10_000, lr=1e-3))

@@ -21,6 +21,7 @@ from nagkit.diffusion.train import TrainConfig
 from nagkit.paths import cache_dir
 from nagkit.predictors.fit import FitConfig, SurrogateConfig, fit_predictor
 from nagkit.predictors.model import Predictor
+from nagkit.profiles import check_profile
 from nagkit.spaces import get_space
 from nagkit.spaces.base import SearchSpace
 from nagkit.storage import cached_module
@@ -96,12 +97,10 @@ def property_profile(profile: str, score_config: TrainConfig) -> SurrogateConfig
     if score_config.sde != "ve":
         raise ValueError(f"property predictors are trained under a VE-SDE; the score net uses {score_config.sde!r}")
     sde = {"sigma_min": score_config.sigma_min, "sigma_max": score_config.sigma_max}
-    if profile == "quick":
+    if check_profile(profile) == "quick":
         return replace(QUICK, **sde)
-    if profile == "paper":
-        return SurrogateConfig(n_train=10_000, fit=FitConfig(steps=5_000, lr=1e-3),
-                              noise_fit=FitConfig(steps=10_000, lr=1e-3), **sde)
-    raise ValueError(f"profile must be 'quick' or 'paper', got {profile!r}")
+    return SurrogateConfig(n_train=10_000, fit=FitConfig(steps=5_000, lr=1e-3),
+                           noise_fit=FitConfig(steps=10_000, lr=1e-3), **sde)
 
 
 def training_archs(space: SearchSpace, n: int, seed: int) -> list[str]:

@@ -69,7 +69,9 @@ def onehot_encoding(x: torch.Tensor) -> torch.Tensor:
     return x.flatten(1)
 
 
-def get_encoding(space: SearchSpace, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+def get_encoding(space: SearchSpace, name: str | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The surrogate input encoding ``name`` (``None``: the space's ``surrogate_encoding``)."""
+    name = name or space.surrogate_encoding
     if name == "path":
         return PathEncoding(space)
     if name == "onehot":
@@ -176,12 +178,12 @@ class BayesOpt:
                 train_random(ledger, budget, k - (ledger.n_trained - before), generator)
 
 
-def bananas(acquisition: str = "its", optimiser: str = "mutation", encoding: str = "path", n_init: int = 10,
+def bananas(acquisition: str = "its", optimiser: str = "mutation", encoding: str | None = None, n_init: int = 10,
             batch: int = 5, pool: int = 100, members: int = 5, epochs: int = 100,
             hidden: tuple[int, ...] = (32, 32), edits: int = 1, rank_targets: bool = True,
             prior: Prior | None = None) -> BayesOpt:
-    """BANANAS: MLP ensemble on the path encoding, ITS, mutation pool around the best archs
-    (``prior``: e.g. the same transfer prior as DiffusionNAG-BO's, a control for its optimiser;
+    """BANANAS: MLP ensemble on the path encoding (``encoding=None``: the space's
+    ``surrogate_encoding``), ITS, mutation pool around the best archs (``prior``: e.g. the same transfer prior as DiffusionNAG-BO's, a control for its optimiser;
     ``get_strategy`` resolves ``prior="lodo"``)."""
     return BayesOpt(
         surrogate=lambda space: MLPEnsemble(get_encoding(space, encoding), members, tuple(hidden), epochs),

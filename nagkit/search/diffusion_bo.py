@@ -134,7 +134,7 @@ class GuidedGeneration:
         return top_by_score(space, scorer, [a for a in out if a is not None], n, exclude)
 
 
-def diffusionnag_bo(acquisition: str = "its", encoding: str = "path", n_init: int = 10, batch: int = 5,
+def diffusionnag_bo(acquisition: str = "its", encoding: str | None = None, n_init: int = 10, batch: int = 5,
                     samples: int = 100, steps: int = 20, scale: float = 10.0, max_norm: float | None = None,
                     members: int = 5, fit_steps: int = 300, epochs: int = 100,
                     hidden: tuple[int, ...] = (32, 32), prior: Prior | None = None) -> BayesOpt:

@@ -40,6 +40,8 @@ class SearchSpace(ABC):
     adjacency: torch.Tensor  # (n_nodes, n_nodes) bool, adjacency[i, j]: edge i -> j
     optional_rows: ClassVar[bool] = False  # all-zero rows (unused slots) are valid
     diffusion: ClassVar[DiffusionDefaults] = DiffusionDefaults()
+    # Input encoding of the BO surrogates (``nagkit.search.bananas.get_encoding``): "path" or "onehot".
+    surrogate_encoding: ClassVar[str] = "path"
     # Analytic per-architecture properties (name -> unit), computed by ``property_values``.
     analytic_properties: ClassVar[MappingProxyType[str, str]] = MappingProxyType({})
 

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from nagkit.device import resolve_device
 from nagkit.data.datasets import ImageSet, Splits, load_splits
 from nagkit.nets import get_net
+from nagkit.profiles import check_profile
 from nagkit.progress import Interrupted, deferred_signals, enabled
 from nagkit.storage import atomic_torch_save
 
@@ -72,7 +73,8 @@ class ImageTrainConfig:
             raise ValueError(f"bad ImageTrainConfig: {'; '.join(bad)}")
 
 
-PROFILES: dict[str, ImageTrainConfig] = {
+# the image-training config of each profile (names: nagkit.profiles)
+PROFILE_CONFIGS: dict[str, ImageTrainConfig] = {
     "paper": ImageTrainConfig(),
     "quick": ImageTrainConfig(epochs=3, batch_size=128, C=8, N=1),
 }
@@ -80,9 +82,7 @@ PROFILES: dict[str, ImageTrainConfig] = {
 
 def profile(name: str, **overrides) -> ImageTrainConfig:
     """A named config (``paper`` | ``quick``) with fields overridden, e.g. ``profile("quick", epochs=2)``."""
-    if name not in PROFILES:
-        raise KeyError(f"unknown training profile {name!r}; valid: {list(PROFILES)}")
-    return dataclasses.replace(PROFILES[name], **overrides)
+    return dataclasses.replace(PROFILE_CONFIGS[check_profile(name)], **overrides)
 
 
 def build_model(space: str, arch: str, n_classes: int, in_channels: int, config: ImageTrainConfig, seed: int,

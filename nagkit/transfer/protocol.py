@@ -25,6 +25,7 @@ from nagkit.diffusion.sde import SDE
 from nagkit.diffusion.train import scorenet_and_sde
 from nagkit.guidance import DEFAULT_SCALE, Objective, Schedule, make_guidance
 from nagkit.predictors.fit import SurrogateConfig, surrogate_profile
+from nagkit.profiles import check_profile
 from nagkit.spaces.base import SearchSpace
 from nagkit.stats import summarise
 from nagkit.transfer.lodo import BenchmarkLike, as_benchmark
@@ -64,13 +65,11 @@ class TransferConfig:
 def transfer_profile(profile: str, **overrides) -> TransferConfig:
     """``quick``: LODO surrogates, nagkit's 20-step PC sampler, batches of 16. ``paper``: the
     meta-predictor, the authors' 1,000-step PC sampler and batches of 256 (needs downloads)."""
-    if profile == "quick":
+    if check_profile(profile) == "quick":
         base = TransferConfig(surrogate=surrogate_profile("quick"))
-    elif profile == "paper":
+    else:
         base = TransferConfig(batch_size=256, sampler=SamplerConfig("pc", 1000, batch_size=256),
                               surrogate=surrogate_profile("paper"), predictor="metad2a")
-    else:
-        raise ValueError(f"profile must be 'quick' or 'paper', got {profile!r}")
     return replace(base, **overrides)
 
 
