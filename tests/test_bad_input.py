@@ -51,11 +51,11 @@ RANGES = {
     ("train-scorenet", "--seed"): SEED,
     ("generate", "--n"): (1, 1_000_000), ("generate", "--seed"): SEED, ("generate", "--steps"): (1, 100_000),
     ("generate", "--guidance-scale"): (0.0, 1e6),
-    ("search", "--budget"): (1, 15_625), ("search", "--seed"): SEED,
+    ("search", "--budget"): (1, 1_000_000), ("search", "--seed"): SEED,
     ("train", "--epochs"): (1, 10_000), ("train", "--seed"): SEED, ("train", "--C"): (1, 1024),
     ("train", "--N"): (1, 64), ("train", "--batch-size"): (1, 65_536), ("train", "--resolution"): (8, 1024),
     ("train", "--n-train"): (1, 10**9), ("train", "--n-eval"): (1, 10**9),
-    ("transfer", "--seed"): SEED, ("transfer", "--guidance-scale"): (0.0, 1e6), ("transfer", "--n-unique"): (1, 15_625),
+    ("transfer", "--seed"): SEED, ("transfer", "--guidance-scale"): (0.0, 1e6), ("transfer", "--n-unique"): (1, 1_000_000),
     ("fetch", "--timeout"): (0.01, 86_400.0),
 }
 CHOICES = {("query", "--seed"): (777, 888, 999), ("search", "--val-seed"): (777, 888)}

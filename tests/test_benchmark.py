@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from nagkit.benchmarks import Ledger, NB201Benchmark, get_benchmark
+from nagkit.benchmarks import Ledger, NB201Benchmark
 from nagkit.stats import summarise
 
 OPT_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from nagkit.cli import main
 
 OPT_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
@@ -48,3 +50,12 @@ def test_usage_errors_are_one_line(capsys):
     assert err.count("\n") == 1 and "argument --seed: invalid choice: 5" in err
     assert main(["info", "--help"]) == 0
     assert "--json" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["search", "--method", "rs", "--budget", "15626"],
+                                  ["transfer", "--dataset", "cifar10", "--n-unique", "15626"]])
+def test_counts_beyond_the_space_fail_in_the_handler(argv, capsys):
+    """Parse time caps counts generically; the handler checks the chosen space (15,625 NB201 cells)."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "15626 exceeds the 15,625 architectures of the nb201 benchmark" in err and "\n" not in err

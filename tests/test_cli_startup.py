@@ -8,7 +8,7 @@ import sys
 from importlib import metadata
 
 from nagkit.cli import build_parser, main
-from nagkit.cli.common import NB201_CELLS, LazyChoices
+from nagkit.cli.common import LazyChoices
 
 # Every subcommand's help is formatted too: a registry listed in a help text would load it.
 HELP_ALL = """
@@ -49,12 +49,6 @@ def test_lazy_choices_load_from_their_registries_and_hold_the_defaults():
     for name, action in lazy:
         assert len(action.choices) > 0, (name, action.dest)
         assert action.default is None or action.default in action.choices, (name, action.dest)
-
-
-def test_nb201_cells_matches_the_space():
-    from nagkit.spaces.nb201 import EDGES, OPS
-
-    assert NB201_CELLS == len(OPS) ** len(EDGES)
 
 
 def test_generate_defaults_come_from_the_library(tmp_path, capsys):

@@ -25,9 +25,9 @@ from typing import NoReturn
 
 # Bounds shared by several subcommands.
 MAX_SCALE = 1e6  # guidance scale w; the authors' largest is 10,000
-# len(OPS) ** len(EDGES) of nagkit.spaces.nb201 (which imports torch; tests/test_cli_startup.py checks it):
-# a budget or pool beyond it cannot be filled.
-NB201_CELLS = 15_625
+# Parse-time cap of a count of architectures (a search budget, a candidate pool); the handlers check the
+# chosen space's own size, which needs the space (and torch) loaded.
+MAX_ARCHS = 1_000_000
 # Longest echo of a user's value in a message, and of a whole message.
 CLIP = 80
 MAX_MESSAGE = 1000

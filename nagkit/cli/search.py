@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from nagkit.cli.common import NB201_CELLS, add_parser, int_range, registry, seed
+from nagkit.cli.common import MAX_ARCHS, add_parser, int_range, registry, seed
 
 PRIOR_METHODS = ("bananas", "diffusionnag-bo")
 
@@ -57,9 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default=None,
                    help="a dataset of the space's benchmark (default: its first), e.g. cifar10 (nb201); "
                         "an unknown name lists them")
-    p.add_argument("--budget", type=int_range(1, NB201_CELLS), default=100,
-                   help=f"architectures to train (at most {NB201_CELLS:,}, the cells of NB201, and at most "
-                        "the chosen space's size)")
+    p.add_argument("--budget", type=int_range(1, MAX_ARCHS), default=100,
+                   help="architectures to train (at most the chosen space's size, e.g. 15,625 on nb201)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--val-seed", type=int, choices=(777, 888), default=None,
                    help="nb201 benchmark seed for validation accuracy (777/888; default: mean over seeds)")

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from nagkit.cli.common import MAX_SCALE, NB201_CELLS, add_parser, finite_float, int_range, registry, seed
+from nagkit.cli.common import MAX_ARCHS, MAX_SCALE, add_parser, finite_float, int_range, registry, seed
 from nagkit.profiles import PROFILES
 
 if TYPE_CHECKING:
@@ -69,6 +69,9 @@ def transfer(args: argparse.Namespace) -> dict:
     torch.set_num_threads(1)  # small graphs: one thread is as fast and never oversubscribes
     bench = _bench(args.space)
     bench.check(args.dataset)
+    n_archs = len(bench.space.enumerate())
+    if args.n_unique > n_archs:
+        raise ValueError(f"--n-unique {args.n_unique} exceeds the {n_archs:,} architectures of the {bench.name} benchmark")
     overrides = {"n_unique": args.n_unique}
     if args.guidance_scale is not None:
         overrides["scale"] = args.guidance_scale
@@ -101,7 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="predictor sources: lodo (the other datasets), imagenet16 (nb201), or comma-separated names")
     p.add_argument("--guidance-scale", type=finite_float(0, MAX_SCALE),
                    help="guidance scale w (0: unguided; default: the profile's)")
-    p.add_argument("--n-unique", type=int_range(1, NB201_CELLS), default=10,
+    p.add_argument("--n-unique", type=int_range(1, MAX_ARCHS), default=10,
                    help="distinct valid candidates to collect (paper: 10)")
     p.add_argument("--profile", choices=PROFILES, default="quick",
                    help="paper: the MetaD2A meta-predictor and the 1,000-step sampler (needs downloaded features)")

@@ -67,7 +67,6 @@ def baseline_groups(k: int, pool_size: int, seed: int) -> dict[str, list[str]]:
     ``k`` by CIFAR-10 validation accuracy among ``pool_size`` random cells, ``random`` = the next ``k``
     random cells. Further groups (e.g. guided generation) are added to the dict by the caller."""
     from nagkit.spaces.nb201 import NB201Space
-    from nagkit.transfer.lodo import train_surrogate
 
     cells = NB201Space().sample(pool_size + k, torch.Generator().manual_seed(seed))
     return {"CIFAR-10-ranked": top_by_benchmark(cells[:pool_size], k), "random": cells[pool_size:]}
