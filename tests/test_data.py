@@ -152,10 +152,10 @@ def test_download_verifies_checksum(server, tmp_path: Path) -> None:
     body = bytes(range(256)) * 1000
     _RangeHandler.payloads["/f.bin"] = body
     md5 = hashlib.md5(body).hexdigest()
-    path = fetch.download(f"{base}/f.bin", tmp_path / "f.bin", md5, timeout=5, progress=False)
+    path = fetch.download(f"{base}/f.bin", tmp_path / "f.bin", f"md5:{md5}", timeout=5, progress=False)
     assert path.read_bytes() == body and not (tmp_path / "f.bin.part").exists()
     with pytest.raises(ValueError, match="checksum mismatch"):
-        fetch.download(f"{base}/f.bin", tmp_path / "g.bin", "0" * 32, timeout=5, progress=False)
+        fetch.download(f"{base}/f.bin", tmp_path / "g.bin", "md5:" + "0" * 32, timeout=5, progress=False)
     assert not (tmp_path / "g.bin.part").exists() and not (tmp_path / "g.bin").exists()
 
 
@@ -164,12 +164,12 @@ def test_download_resumes_partial_file(server, tmp_path: Path) -> None:
     body = RNG.integers(0, 256, 100_000, dtype=np.uint8).tobytes()
     _RangeHandler.payloads["/big.tar.gz"] = body
     (tmp_path / "big.tar.gz.part").write_bytes(body[:40_000])
-    path = fetch.download(f"{base}/big.tar.gz", tmp_path / "big.tar.gz", hashlib.md5(body).hexdigest(),
+    path = fetch.download(f"{base}/big.tar.gz", tmp_path / "big.tar.gz", "md5:" + hashlib.md5(body).hexdigest(),
                           timeout=5, progress=False)
     assert path.read_bytes() == body
     assert _RangeHandler.ranges == ["bytes=40000-"]
     (tmp_path / "done.part").write_bytes(body)  # complete part file: server answers 416
-    fetch.download(f"{base}/big.tar.gz", tmp_path / "done", hashlib.md5(body).hexdigest(), timeout=5, progress=False)
+    fetch.download(f"{base}/big.tar.gz", tmp_path / "done", "md5:" + hashlib.md5(body).hexdigest(), timeout=5, progress=False)
     assert (tmp_path / "done").read_bytes() == body
 
 

@@ -65,8 +65,7 @@ def test_empty_root_everything_missing_with_a_command(tmp_path):
     assert rows["cifar10"]["command"] == f"nagkit fetch cifar10 --root {root}"
     assert rows["pets"]["command"] == f"nagkit fetch pets --root {root}"
     ridx = rows["metad2a-ridx"]
-    assert ridx["command"].startswith("curl ") and ridx["url"] in ridx["command"]
-    assert f"{root}/metad2a/ridx.pt" in ridx["command"]
+    assert ridx["command"] == f"nagkit fetch metad2a-ridx --root {root}" and ridx["path"] == f"{root}/metad2a/ridx.pt"
     assert ridx["expected_size"] == 125_338 and ridx["checksum"].startswith("sha256:")
     assert rows["imagenet32-bylabel"]["checksum"] == "not published"
     assert rows["ofa-mbv3"]["checksum"] == "not published" and rows["ofa-mbv3"]["expected_size"] is None
@@ -172,6 +171,6 @@ def test_commands_are_copy_pasteable(tmp_path):
     root = tmp_path / "my data"
     rows = by_name(status(root))
     assert rows["cifar10"]["command"] == f"nagkit fetch cifar10 --root '{root}'"
-    convert = rows["imagenet32-features"]["command"]
-    assert convert.startswith("python -c '") and json.dumps(str(root / "metad2a")) in convert
+    assert rows["imagenet32-features"]["command"] == f"nagkit fetch imagenet32-features --root '{root}'"
+    assert rows["nats-tss"]["command"].endswith(f"-C '{root}'")
     assert Path(rows["ofa-mbv3"]["path"]).name == artifacts.OFA_NET

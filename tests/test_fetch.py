@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from nagkit.cli import main as cli_main
-from nagkit.data import fetch
+from nagkit.data import artifacts, fetch
 from tests.fixtures import make_aircraft, make_pets
 
 AIRCRAFT = "fgvc-aircraft-2013b.tar.gz"  # no published checksum
@@ -402,3 +402,54 @@ def test_progress_bar_respects_tqdm_disable(server, tmp_path: Path, monkeypatch,
         monkeypatch.setenv("TQDM_DISABLE", env)
     fetch.download(f"{server.url}/f.gz", tmp_path / "f.gz", None, timeout=2, progress=True)
     assert ("f.gz" in capsys.readouterr().err) is shown
+
+
+# --- single-file artifacts (`nagkit fetch metad2a-ridx`, ofa-mbv3, ...) ----------------------------
+
+def _with_artifact(monkeypatch, name: str, **changes) -> artifacts.Artifact:
+    """Replace artifact ``name`` in the registry (e.g. its checksum, for a served stand-in file)."""
+    new = replace(artifacts.get_artifact(name), **changes)
+    monkeypatch.setattr(artifacts, "ARTIFACTS", tuple(new if a.name == name else a for a in artifacts.ARTIFACTS))
+    return new
+
+
+def test_single_file_artifact_is_downloaded_verified_and_kept(server, tmp_path: Path, monkeypatch, capsys) -> None:
+    body = bytes(range(256)) * 40
+    a = _with_artifact(monkeypatch, "metad2a-ridx", size=len(body),
+                       checksum="sha256:" + hashlib.sha256(body).hexdigest())
+    route = server.serve("ridx.pt", body, cuts=[3000])  # the first transfer breaks off: resumed by the rerun
+    args = ["fetch", "metad2a-ridx", "--root", str(tmp_path), "--base-url", server.url, "--json"]
+    assert cli_main(args) == 2 and "broke off" in capsys.readouterr().err
+    assert cli_main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    dest = tmp_path / a.path
+    assert out["path"] == str(dest) and dest.read_bytes() == body and out["downloaded"][0]["verified"] is True
+    assert route.requests == [None, "bytes=3000-"]
+    assert artifacts.status(tmp_path, verify=True, hub=tmp_path)[[r.name for r in artifacts.ARTIFACTS].index(
+        "metad2a-ridx")]["verified"] is True
+    assert cli_main(args) == 0 and len(route.requests) == 2  # present and verified: not downloaded again
+    assert json.loads(capsys.readouterr().out)["downloaded"] == []
+
+
+def test_single_file_with_a_wrong_checksum_is_removed(server, tmp_path: Path, monkeypatch) -> None:
+    a = _with_artifact(monkeypatch, "metad2a-idx", size=None, checksum="sha256:" + "0" * 64)
+    server.serve(Path(a.path).name, b"not the release file")
+    with pytest.raises(ValueError, match="checksum mismatch for meta_train_tasks_predictor_idx.pt"):
+        artifacts.fetch_artifact("metad2a-idx", tmp_path, timeout=2, progress=False, base_url=server.url)
+    assert not list((tmp_path / "metad2a").iterdir())
+
+
+def test_single_file_offline_names_the_url_and_the_destination(tmp_path: Path, capsys) -> None:
+    assert cli_main(["fetch", "ofa-mbv3", "--root", str(tmp_path), "--timeout", "0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    a = artifacts.get_artifact("ofa-mbv3")
+    assert err.count("\n") == 0 and a.url in err and str(tmp_path / a.path) in err
+
+
+def test_fetchable_artifacts_are_named_by_their_status_command(tmp_path: Path) -> None:
+    for row in artifacts.status(tmp_path, hub=tmp_path):
+        a = artifacts.get_artifact(row["name"])
+        assert (row["command"] == f"nagkit fetch {a.name} --root {tmp_path}") == (a.name in artifacts.FETCHABLE)
+    assert {"metad2a-records", "imagenet32-features", "ofa-mbv3", *fetch.RESOURCES} <= set(artifacts.FETCHABLE)
+    with pytest.raises(ValueError, match="not downloadable by nagkit"):
+        artifacts.fetch_artifact("nats-tss", tmp_path)

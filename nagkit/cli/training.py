@@ -1,4 +1,4 @@
-"""``nagkit fetch`` (datasets) and ``nagkit train`` (one architecture, one seed, from scratch)."""
+"""``nagkit fetch`` (datasets and other downloads) and ``nagkit train`` (one architecture, one seed, from scratch)."""
 from __future__ import annotations
 
 import argparse
@@ -16,13 +16,9 @@ MAX_IMAGES = 10**9  # subset sizes; beyond a dataset's size they are refused onc
 
 
 def fetch(args: argparse.Namespace) -> dict:
-    from nagkit.data.fetch import NetworkUnavailable, fetch as fetch_dataset
+    from nagkit.data.artifacts import fetch_artifact  # offline: FileNotFoundError naming the manual route (exit 2)
 
-    try:
-        return fetch_dataset(args.dataset, args.root, timeout=args.timeout, progress=not args.json,
-                             base_url=args.base_url)
-    except NetworkUnavailable as err:  # the CLI reports missing inputs as FileNotFoundError (exit 2)
-        raise FileNotFoundError(str(err)) from None
+    return fetch_artifact(args.name, args.root, timeout=args.timeout, progress=not args.json, base_url=args.base_url)
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -53,14 +49,17 @@ def train(args: argparse.Namespace) -> dict:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_parser(sub, "fetch", "download a dataset (checksums verified, partial downloads resumed)", fetch)
-    p.add_argument("dataset", choices=DATASETS, help="a dataset, e.g. cifar10 (an unknown name lists them)")
+    p = add_parser(sub, "fetch", "download a dataset or another artifact of `nagkit data status` (checksums "
+                                 "verified where published, partial downloads resumed)", fetch)
+    p.add_argument("name", choices=registry("nagkit.data.artifacts", "FETCHABLE", sort=False),
+                   help="a dataset (e.g. cifar10) or a file such as metad2a-records, imagenet32-features (the "
+                        "five MetaD2A files, converted), ofa-mbv3; an unknown name lists them")
     p.add_argument("--root", type=data_root, default=None,
                    help="data root (default $NAGKIT_DATA or ~/.cache/nagkit/data)")
     p.add_argument("--timeout", type=finite_float(0.01, 86_400), default=30.0,
                    help="seconds to wait for the host to connect or send data before failing (0.01 to 86400)")
     p.add_argument("--base-url", default=None,
-                   help="download <base-url>/<archive name> from this mirror instead of the official hosts")
+                   help="download <base-url>/<file name> from this mirror instead of the official hosts")
 
     p = add_parser(sub, "train", "train one architecture from scratch and report valid/test accuracy", train)
     p.add_argument("arch", help="architecture string (NB201 cell or MBV3 subnet)")

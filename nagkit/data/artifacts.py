@@ -23,15 +23,15 @@ Sources of the facts below:
 """
 from __future__ import annotations
 
-import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from nagkit.benchmarks.nats import SIMPLE_NAME
 from nagkit.data.datasets import SPECS, find_fashion_mnist
 from nagkit.data.features import RESNET18_FILE
-from nagkit.data.fetch import RESOURCES, _complete, file_digest
+from nagkit.data.fetch import RESOURCES, NetworkUnavailable, _complete, check_online, download, fetch, matches
 from nagkit.paths import data_root
 
 METAD2A = "metad2a"  # <data root>/metad2a: nagkit.predictors.metad2a.default_source_dir()
@@ -67,7 +67,8 @@ class Artifact:
     (its archives carry the checksums); otherwise ``command`` is the manual instruction, with ``{dest}``
     (this artifact's absolute path) and ``{root}`` (the data root) filled in, or, when empty, a ``curl`` of
     ``url`` to ``{dest}``. A folder is complete when every path in ``needs`` exists inside it.
-    ``optional``: no notebook or report row of the paper profile reads it.
+    ``optional``: no notebook or report row of the paper profile reads it. ``made_from``: artifacts
+    ``nagkit fetch`` gets first, then ``make(data root)`` builds this one from them.
     """
 
     name: str
@@ -83,23 +84,32 @@ class Artifact:
     command: str = ""
     optional: bool = False
     base: str = "data"
+    made_from: tuple[str, ...] = ()
+    make: Callable[[Path], object] | None = None
+
+    @property
+    def fetchable(self) -> bool:
+        """Whether ``nagkit fetch NAME`` gets it: a dataset of :data:`~nagkit.data.fetch.RESOURCES`, a
+        single file with a download URL and no manual step, or a file made from fetchable ones."""
+        single = self.url is not None and not self.command and not self.folder and self.base == "data"
+        return self.fetch is not None or single or self.make is not None
 
     def location(self, root: Path, hub: Path) -> Path:
         return (hub if self.base == "torch-hub" else root) / self.path
 
     def how(self, root: Path, hub: Path) -> str:
         """The one command (or manual instruction) that gets this artifact under ``root``."""
-        if self.fetch is not None:
+        if self.fetchable:
             flag = "" if root == data_root() else f" --root {shlex.quote(str(root))}"
-            return f"nagkit fetch {self.fetch}{flag}"
-        dest = self.location(root, hub)
-        if not self.command:
-            return f"curl -L --fail --create-dirs -o {shlex.quote(str(dest))} {shlex.quote(self.url)}"
-        folder = str(root / METAD2A)
-        convert = (f"from nagkit.predictors import convert_metad2a; "  # JSON strings are Python literals
-                   f"convert_metad2a({json.dumps(folder)}, {json.dumps(folder)}, trust_pickles=True)")
-        return self.command.format(dest=shlex.quote(str(dest)), root=shlex.quote(str(root)),
-                                   convert=shlex.quote(convert))
+            return f"nagkit fetch {self.name}{flag}"
+        return self.command.format(dest=shlex.quote(str(self.location(root, hub))), root=shlex.quote(str(root)))
+
+
+def _convert_metad2a(root: Path) -> object:
+    """MetaD2A's ImageNet-32 feature pickle (and records) -> nagkit's weights_only files, in place."""
+    from nagkit.predictors.metad2a import convert_metad2a
+
+    return convert_metad2a(root / METAD2A, root / METAD2A, trust_pickles=True)
 
 
 def _dataset(name: str, what: str, enables: tuple[str, ...], needs: tuple[str, ...]) -> Artifact:
@@ -149,8 +159,8 @@ ARTIFACTS: tuple[Artifact, ...] = (
              (CONVERT, META_ROW, TABLE1), url=FEATURES_URL),
     Artifact("imagenet32-features", f"{METAD2A}/{SAFE_FEATURES}",
              f"{FEATURES_FILE} converted by nagkit into a weights_only file (what the meta-predictor loads)",
-             (META_ROW, TABLE1),
-             command="python -c {convert}  # once the five MetaD2A files above are in place"),
+             (META_ROW, TABLE1), made_from=("metad2a-records", "metad2a-tasks", "metad2a-idx", "metad2a-ridx",
+                                            "imagenet32-bylabel"), make=_convert_metad2a),
     Artifact("resnet18-imagenet", f"checkpoints/{RESNET18_FILE}",
              "torchvision's ImageNet ResNet-18 weights (IMAGENET1K_V1), in torch's hub cache, not the data root",
              (TABLE1 + ": the target's features",),
@@ -176,11 +186,49 @@ ARTIFACTS: tuple[Artifact, ...] = (
 )
 
 
+FETCHABLE: tuple[str, ...] = tuple(a.name for a in ARTIFACTS if a.fetchable)  # `nagkit fetch` choices
+
+
 def get_artifact(name: str) -> Artifact:
     for a in ARTIFACTS:
         if a.name == name:
             return a
     raise KeyError(f"unknown artifact {name!r}; valid: {[a.name for a in ARTIFACTS]}")
+
+
+def fetch_artifact(name: str, root: str | Path | None = None, timeout: float = 30.0, progress: bool = True,
+                   base_url: str | None = None) -> dict:
+    """``nagkit fetch NAME``: a dataset (:func:`nagkit.data.fetch.fetch`), one file (downloaded to its
+    path under ``root``, resumed, its checksum verified where published), or a file made from others.
+    ``base_url``: a mirror holding the files under their own names. Offline: ``FileNotFoundError``
+    saying what to download by hand and where to put it."""
+    a, root = get_artifact(name), Path(root) if root is not None else data_root()
+    if not a.fetchable:
+        raise ValueError(f"{name} is not downloadable by nagkit: {a.how(root, hub_dir())}")
+    try:
+        if a.fetch is not None:
+            return fetch(a.fetch, root, timeout, progress, base_url)
+        if a.make is not None:
+            parts = [fetch_artifact(p, root, timeout, progress, base_url) for p in a.made_from]
+            a.make(root)
+            return {"artifact": name, "path": str(root / a.path), "downloaded": [f for p in parts for f in p["downloaded"]],
+                    "text": f"{name} made in {root / a.path} from {', '.join(a.made_from)}"}
+        dest = root / a.path
+        url = a.url if base_url is None else f"{base_url.rstrip('/')}/{Path(a.path).name}"
+        if dest.is_file() and (a.checksum is None or matches(dest, a.checksum)):
+            return {"artifact": name, "path": str(dest), "downloaded": [], "text": f"{name} already in {dest}"}
+        check_online(url, timeout)
+        download(url, dest, a.checksum, timeout, progress)
+    except NetworkUnavailable as err:  # offline: a missing input, with the manual route
+        if a.fetch is not None or a.make is not None:  # the message already names the file to get by hand
+            raise FileNotFoundError(str(err)) from None
+        raise FileNotFoundError(f"{err}. To get {name} by hand: download {a.url} and put it at {dest}") from None
+    if a.size is not None and dest.stat().st_size != a.size:
+        raise ValueError(f"{dest}: {dest.stat().st_size:,} bytes, expected {a.size:,}")
+    note = "" if a.checksum else " (no published checksum: compare its sha256 by hand)"
+    return {"artifact": name, "path": str(dest), "downloaded": [{"file": str(dest), "size": dest.stat().st_size,
+                                                                 "verified": a.checksum is not None}],
+            "text": f"{name} ready in {dest}{note}"}
 
 
 def hub_dir() -> Path:
@@ -190,18 +238,13 @@ def hub_dir() -> Path:
     return Path(torch.hub.get_dir())
 
 
-def _digest(path: Path, checksum: str) -> bool:
-    algorithm, _, want = checksum.partition(":")
-    return file_digest(path, algorithm) == want
-
-
 def _check_file(a: Artifact, path: Path, verify: bool) -> dict:
     if not path.is_file():
         return {"state": "missing" if not path.exists() else "not a file", "size": None, "verified": None}
     size = path.stat().st_size
     if a.size is not None and size != a.size:
         return {"state": "wrong size", "size": size, "verified": None}
-    verified = _digest(path, a.checksum) if verify and a.checksum else None
+    verified = matches(path, a.checksum) if verify and a.checksum else None
     return {"state": "bad checksum" if verified is False else "present", "size": size, "verified": verified}
 
 
@@ -225,7 +268,7 @@ def _check_folder(a: Artifact, root: Path, path: Path, verify: bool) -> dict:
         archives = []
         for r in RESOURCES[a.fetch]:
             archive = root / r.subdir / r.filename
-            ok = _digest(archive, f"md5:{r.md5}") if verify and r.md5 and archive.is_file() else None
+            ok = matches(archive, r.checksum) if verify and r.md5 and archive.is_file() else None
             archives.append({"file": str(archive), "url": r.url, "md5": r.md5 or NOT_PUBLISHED,
                              "present": archive.is_file(), "verified": ok})
         checked = [x["verified"] for x in archives if x["verified"] is not None]
@@ -311,5 +354,5 @@ def summary(root: str | Path | None = None, verify: bool = False, hub: str | Pat
             "text": format_status(rows, root, hub)}
 
 
-__all__ = ["ARTIFACTS", "NOT_PUBLISHED", "Artifact", "format_status", "get_artifact", "hub_dir", "status",
-           "summary"]
+__all__ = ["ARTIFACTS", "FETCHABLE", "NOT_PUBLISHED", "Artifact", "fetch_artifact", "format_status", "get_artifact",
+           "hub_dir", "status", "summary"]

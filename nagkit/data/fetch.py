@@ -79,6 +79,10 @@ class Resource:
     extract: bool = True
 
     @property
+    def checksum(self) -> str | None:
+        return f"md5:{self.md5}" if self.md5 else None
+
+    @property
     def filename(self) -> str:
         return self.url.rsplit("/", 1)[-1]
 
@@ -207,25 +211,36 @@ def _receive(url: str, part: Path, offset: int, dest: Path, timeout: float, prog
                              f"resume, or download the file by hand and put it at {dest}")
 
 
-def download(url: str, dest: Path, md5: str | None, timeout: float = 30.0, progress: bool = True) -> Path:
+def matches(path: Path, checksum: str) -> bool:
+    """Whether ``path``'s digest is ``checksum`` (``"md5:<hex>"`` or ``"sha256:<hex>"``)."""
+    algorithm, _, want = checksum.partition(":")
+    if algorithm not in ("md5", "sha256") or not want:
+        raise ValueError(f"checksum must be 'md5:<hex>' or 'sha256:<hex>', got {checksum!r}")
+    return file_digest(path, algorithm) == want.lower()
+
+
+def download(url: str, dest: Path, checksum: str | None, timeout: float = 30.0, progress: bool = True) -> Path:
     """Download ``url`` to ``dest`` through ``dest.part``, resuming it with an HTTP Range request.
 
-    ``timeout`` is the socket timeout (connecting, and each read). A complete ``dest`` whose MD5
-    matches is kept as is. A transfer that breaks off raises ``NetworkUnavailable`` and keeps the
-    partial file; on a checksum mismatch it is deleted and ``ValueError`` is raised.
+    ``checksum``: ``"md5:<hex>"``, ``"sha256:<hex>"`` or ``None`` (none published). ``timeout`` is the
+    socket timeout (connecting, and each read). A complete ``dest`` whose checksum matches is kept as
+    is. A transfer that breaks off raises ``NetworkUnavailable`` and keeps the partial file; on a
+    checksum mismatch it is deleted and ``ValueError`` is raised.
     """
     timeout = check_timeout(timeout)
     dest = Path(dest)
-    if dest.exists() and (md5 is None or file_digest(dest) == md5):
+    if dest.exists() and (checksum is None or matches(dest, checksum)):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
     if not _receive(url, part, offset, dest, timeout, progress):
         _receive(url, part, 0, dest, timeout, progress)
-    if md5 is not None and (got := file_digest(part)) != md5:
+    if checksum is not None and not matches(part, checksum):
+        algorithm, _, want = checksum.partition(":")
+        got = file_digest(part, algorithm)
         part.unlink()
-        raise ValueError(f"checksum mismatch for {dest.name} from {url}: got md5 {got}, expected {md5}; "
+        raise ValueError(f"checksum mismatch for {dest.name} from {url}: got {algorithm} {got}, expected {want}; "
                          f"the download was removed, rerun to fetch it again")
     os.replace(part, dest)
     return dest
@@ -308,7 +323,7 @@ def fetch(name: str, root: str | Path | None = None, timeout: float = 5.0, progr
             return {"dataset": name, "path": str(found), "downloaded": [], "text": f"{name} already in {found}"}
         try:
             check_online(RESOURCES[name][0].source(base_url), timeout)
-            paths = [download(r.source(base_url), root / r.subdir / r.filename, r.md5, timeout, progress)
+            paths = [download(r.source(base_url), root / r.subdir / r.filename, r.checksum, timeout, progress)
                      for r in RESOURCES[name]]
         except NetworkUnavailable as err:
             raise NetworkUnavailable(f"{err}. To fetch {name} by hand: "
