@@ -8,7 +8,7 @@ FMNIST  := /usr/share/datasets/fashion-mnist
 # Small models on a 2-core CPU run fastest (and reproducibly) on one BLAS/OpenMP thread.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: reproduce test test-fast test-notebooks check-fresh env data clean-results
+.PHONY: reproduce test test-fast test-notebooks check-fresh env data clean-results lab
 NBVAL   := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
 env: $(STAMP)
@@ -43,6 +43,10 @@ test-notebooks: $(STAMP) data
 # `make test` in fresh clones with cold caches, under 1 and 2 threads and an emulated other CPU (see the script).
 check-fresh:
 	scripts/check_fresh.sh
+
+# JupyterLab on notebooks/ with the venv's kernel; extra options via LAB_ARGS, e.g. LAB_ARGS="--no-browser --port 8899".
+lab: $(STAMP)
+	$(PY) -m jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 clean-results:
 	rm -rf results/*.json figures/*.png results/REPORT.md

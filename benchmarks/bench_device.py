@@ -13,42 +13,14 @@ exclude the first step (warm-up) and include the final checkpoint write.
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
-from dataclasses import replace
-from pathlib import Path
 
 import torch
 
 from nagkit.device import resolve_device
-from nagkit.diffusion.sample import SamplerConfig, sample_features
 from nagkit.diffusion.scorenet import ScoreNet, n_parameters
-from nagkit.diffusion.train import make_sde, profile, train
+from nagkit.diffusion.timing import sample_rate, train_rate
+from nagkit.diffusion.train import profile
 from nagkit.spaces import get_space
-
-
-def train_rate(space, net, cfg, steps: int, device: torch.device) -> float:
-    """Training steps per second over ``steps`` steps after one warm-up step."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "ckpt.pt"
-        quiet = replace(cfg, steps=1, checkpoint_every=10**9, warmup=1)
-        train(space, net, quiet, out, progress=False, device=device)
-        start = time.perf_counter()
-        train(space, net, replace(quiet, steps=1 + steps), out, resume=True, progress=False, device=device)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return steps / (time.perf_counter() - start)
-
-
-def sample_rate(space, net, cfg, n: int, steps: int, device: torch.device) -> float:
-    """Samples per second of the PC sampler with ``steps`` steps (untrained weights: speed only)."""
-    model = ScoreNet(space, net).to(device).eval()
-    sde = make_sde(cfg)
-    sampler = SamplerConfig("pc", steps, batch_size=min(n, 256))
-    sample_features(model, sde, min(n, 8), replace(sampler, steps=2), torch.Generator().manual_seed(0))
-    start = time.perf_counter()
-    sample_features(model, sde, n, sampler, torch.Generator().manual_seed(0))
-    return n / (time.perf_counter() - start)
 
 
 def main() -> None:

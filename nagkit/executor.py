@@ -18,9 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-from tqdm.auto import tqdm
 
-from nagkit.progress import enabled
+from nagkit.progress import enabled, progress_bar as tqdm
 
 T = TypeVar("T")
 R = TypeVar("R")

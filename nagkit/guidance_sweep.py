@@ -21,6 +21,7 @@ import torch
 from nagkit.diffusion.sample import SamplerConfig, decode_all, discretize, sample_features
 from nagkit.diffusion.scorenet import ScoreNet
 from nagkit.diffusion.sde import SDE
+from nagkit.figures import save_figure
 from nagkit.guidance import Objective, Schedule, make_guidance
 from nagkit.metrics import uniqueness, valid_strings
 from nagkit.spaces.base import SearchSpace
@@ -184,7 +185,7 @@ def plot_distributions(runs: Sequence[dict], truth: str, path: str | Path, xlabe
     ax.set_xticks(positions, labels, rotation=30, ha="right", fontsize=8)
     ax.set(ylabel=xlabel or truth, title=title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, Path(path).parent, Path(path).stem, dpi=110)
     plt.close(fig)
     return path
 
@@ -209,6 +210,6 @@ def plot_scatter(runs: Sequence[dict], x: str, y: str, path: str | Path, xlabel:
     ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title=title)
     ax.legend(fontsize=8, markerscale=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, Path(path).parent, Path(path).stem, dpi=110)
     plt.close(fig)
     return path

@@ -2,16 +2,19 @@
 
 ``python -m nagkit.notebooks --profile quick`` executes ``notebooks/NN_*.ipynb`` in order, in
 place (the executed notebooks are what nbval later checks), then builds ``results/REPORT.md``.
-The ``paper`` profile writes executed copies, results and figures under ``results/paper/``.
+The ``paper`` and ``smoke`` profiles write executed copies, results and figures under ``results/paper/``
+and ``results/smoke/``.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-from nagkit.profiles import PROFILES
+from nagkit.profiles import PROFILES, check_profile
+from nagkit.progress import TEXT_BARS
 
 
 def repo_root(start: Path | None = None) -> Path:
@@ -24,12 +27,15 @@ def repo_root(start: Path | None = None) -> Path:
 
 
 def output_dirs(profile: str) -> tuple[Path, Path]:
-    """``(figures, results)`` folders for a profile, created if missing."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    """``(figures, results)`` folders for a profile, created if missing: ``figures/`` and ``results/`` for
+    ``quick``, ``results/<profile>/figures`` and ``results/<profile>`` for the others."""
+    check_profile(profile)
     root = repo_root()
-    base = root if profile == "quick" else root / "results" / "paper"
-    figures, results = base / "figures", base / "results" if profile == "quick" else base
+    if profile == "quick":
+        figures, results = root / "figures", root / "results"
+    else:
+        results = root / "results" / profile
+        figures = results / "figures"
     for d in (figures, results):
         d.mkdir(parents=True, exist_ok=True)
     return figures, results
@@ -48,6 +54,7 @@ def run_all(profile: str = "quick", only: list[str] | None = None, executor: str
 
     root = repo_root()
     _, results = output_dirs(profile)
+    os.environ[TEXT_BARS] = "1"  # the kernels inherit it: text progress bars, which papermill's log_output shows
     for nb in notebook_list(root):
         if only and not any(nb.name.startswith(o) for o in only):
             continue

@@ -1,4 +1,5 @@
-"""Long-running loops: progress bars that honour ``TQDM_DISABLE``, and interruption at step boundaries.
+"""Long-running loops: progress bars (:func:`progress_bar`) that honour ``TQDM_DISABLE``, and interruption at
+step boundaries.
 
 ``tqdm(disable=False)`` overrides tqdm's own ``TQDM_DISABLE`` environment default, so every bar
 passes ``disable=not enabled(progress)``: the variable wins over a caller's ``progress=True``.
@@ -16,6 +17,21 @@ import threading
 from collections.abc import Callable, Iterator
 
 _TRUE = ("1", "true", "yes", "on")
+
+
+TEXT_BARS = "NAGKIT_TEXT_PROGRESS"  # set (to 1) by batch runs (papermill): text bars, which reach the log
+
+
+def progress_bar(iterable=None, **kwargs):  # noqa: ANN001, ANN201 (tqdm's own signature)
+    """``tqdm.auto``'s bar (a widget in a notebook) in the main process; a text bar in worker processes
+    (a forked kernel's connection cannot carry widget messages: each update would log a warning) and
+    wherever ``$NAGKIT_TEXT_PROGRESS`` is set (``python -m nagkit.notebooks``: the bars reach papermill's log)."""
+    import multiprocessing
+
+    from tqdm import auto, std
+
+    text = multiprocessing.parent_process() is not None or os.environ.get(TEXT_BARS, "").strip().lower() in _TRUE
+    return (std.tqdm if text else auto.tqdm)(iterable, **kwargs)
 
 
 def enabled(flag: bool) -> bool:

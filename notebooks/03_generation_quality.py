@@ -24,7 +24,7 @@ import time
 
 import torch
 
-from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
+from nagkit.diffusion.checkpoint import load_scorenet, profile_checkpoint
 from nagkit.diffusion.sample import SamplerConfig, quality_by_rule
 from nagkit.diffusion.train import TrainConfig, make_sde, training_set
 from nagkit.notebooks import output_dirs
@@ -40,7 +40,7 @@ PAPER, PAPER_NOPOS = GENERATION_QUALITY, VALIDITY_NO_POS
 
 def load(name, pos=True):
     space = get_space(name)
-    model, ckpt = load_scorenet(packaged_checkpoint(name, pos), space)
+    model, ckpt = load_scorenet(profile_checkpoint(name, profile, pos), space)  # paper: notebook 02's net
     cfg = TrainConfig(**ckpt["train_config"])
     return space, model, make_sde(cfg), training_set(space, cfg)
 

@@ -17,13 +17,13 @@ profile = "quick"  # "quick": 2,000 training cells, short training; "paper": 10,
 seed = 0
 
 # %%
-import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Image
 
 from nagkit.benchmarks import NB201Benchmark
+from nagkit.figures import save_figure
 from nagkit.notebooks import output_dirs
 from nagkit.paths import data_root
 from nagkit.predictors import (load_class_features, load_metad2a, meta_train_predictor, predict, rank_correlation,
@@ -79,7 +79,7 @@ for ax, target in zip(axes, DATASETS):
     ax.set(title=f"{target} <- {' + '.join(src)}\nSpearman {rho:.3f}", xlabel=f"{target} test accuracy (%)",
            ylabel="surrogate (mean z-score of sources)")
 fig.tight_layout()
-fig.savefig(FIG / "04_surrogate_scatter.png", dpi=110)
+save_figure(fig, FIG, "04_surrogate_scatter", dpi=110)
 plt.close(fig)
 Image(filename=str(FIG / "04_surrogate_scatter.png"))
 
@@ -108,7 +108,7 @@ ax.set(xscale="log", xlabel="noise level sigma(t)", ylabel="Spearman on held-out
        title="Noise-aware surrogate vs noise level")
 ax.legend()
 fig.tight_layout()
-fig.savefig(FIG / "04_noise_levels.png", dpi=110)
+save_figure(fig, FIG, "04_noise_levels", dpi=110)
 plt.close(fig)
 Image(filename=str(FIG / "04_noise_levels.png"))
 
@@ -179,9 +179,8 @@ for target in noise_targets:
                     f"{c[1e-5]:.3f} / {c[0.5]:.3f} / {c[1.0]:.3f}", "deviates", NO_PAPER))
 rows.append(row(T, "MetaD2A meta-training records (records / tasks)", "4,630 / 3,031",
                 f"{len(meta):,} / {len(set(meta.task.tolist())):,}", "reproduced"))
-cmd = ("download imgnet32bylabel.pt of MetaD2A's data release into <data root>/metad2a/ ($NAGKIT_DATA), convert it "
-       "with `nagkit.predictors.convert_metad2a(folder, folder, trust_pickles=True)`, then "
-       "`python -m nagkit.notebooks --profile paper --only 04` (10k iterations; a GPU is advisable)")
+cmd = ("`nagkit fetch imagenet32-features` (MetaD2A's ImageNet-32 features, converted), then "
+       "`python -m nagkit.notebooks --profile paper --only 04` (10k iterations, cached; a GPU is advisable)")
 if meta_result is None:
     rows.append(row(T, "meta-predictor f(X, D) on MetaD2A data: Spearman (400 validation records)", "not reported",
                     "-", "needs", cmd))

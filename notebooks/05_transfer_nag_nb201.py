@@ -44,6 +44,7 @@ from IPython.display import Image
 
 from nagkit.benchmarks import NB201Benchmark, analysis
 from nagkit.executor import get_executor
+from nagkit.figures import save_figure
 from nagkit.notebooks import output_dirs
 from nagkit.paper import GENERATION_QUALITY, POPULATION_NB201, TRANSFER_NB201
 from nagkit.paths import data_root
@@ -107,7 +108,8 @@ for target in TARGETS:
 GRID = (3.0, 10.0, 30.0)
 SCALE, scale_tables = {}, []
 for target in TARGETS:
-    SCALE[target], table = choose_scale(target, GRID, [seed + 100 + i for i in range(3)], config, pool)
+    SCALE[target], table = choose_scale(target, GRID, [seed + 100 + i for i in range(3)], config, pool,
+                                        profile=profile)
     scale_tables += table
 scale_frame = pd.DataFrame(scale_tables)
 scale_frame["pseudo_sources"] = scale_frame["pseudo_sources"].map(" + ".join)
@@ -123,7 +125,7 @@ print("chosen:", SCALE)
 # %%
 groups = [(t, s, SCALE[t]) for t in TARGETS for s in SOURCES if not (s == "imagenet16" and t == "ImageNet16-120")]
 groups += [(t, "lodo", 0.0) for t in TARGETS]
-items = [{"dataset": t, "sources": parse_sources(t, s), "seed": sd, "config": replace(config, scale=w)}
+items = [{"dataset": t, "sources": parse_sources(t, s), "seed": sd, "config": replace(config, scale=w), "profile": profile}
          for t, s, w in groups for sd in SEEDS]
 runs = pool.map(run_seed, items, desc="transfer runs")
 by_group = {g: runs[i * len(SEEDS):(i + 1) * len(SEEDS)] for i, g in enumerate(groups)}
@@ -169,7 +171,7 @@ for ax, target in zip(axes[0], TARGETS):
     ax.axhline(OPTIMA[target], ls="--", c="k", lw=1)
     ax.set(title=f"{target} (optimum {OPTIMA[target]:.2f}), {len(SEEDS)} seeds", ylabel="test accuracy (%)")
 fig.tight_layout()
-fig.savefig(FIG / "05_transfer_accuracy.png", dpi=110)
+save_figure(fig, FIG, "05_transfer_accuracy", dpi=110)
 plt.close(fig)
 Image(filename=str(FIG / "05_transfer_accuracy.png"))
 
@@ -325,7 +327,8 @@ for t, (pmax, pmean, pmin) in PAPER_POP.items():
 if meta_error is not None:
     rows.append(row(T, "MetaD2A meta-predictor guidance and ranking",
                     f"{paper_cell('DiffusionNAG', 'cifar10')} / {paper_cell('DiffusionNAG', 'cifar100')}", "-", "needs",
-                    "download imgnet32bylabel.pt (see notebook 04), ResNet-18 weights and the CIFAR images, then "
+                    "`nagkit fetch imagenet32-features`, `nagkit fetch cifar10`, `nagkit fetch cifar100` and the "
+                    "ResNet-18 weights (`nagkit data status` names every command), then "
                     "`python -m nagkit.notebooks --profile paper --only 05`"))
 for r in rows:
     print(f"{r['row']} | paper {r['paper']} | nagkit {r['nagkit']} | {r['status']}")

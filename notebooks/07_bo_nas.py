@@ -40,7 +40,6 @@ seed = 0
 executor = "local"  # fan-out engine: "local" (process pool), "serial" or "ray" (nagkit.executor)
 
 # %% tags=["nbval-ignore-output"]
-import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from IPython.display import Image
@@ -48,6 +47,7 @@ from IPython.display import Image
 from nagkit.benchmarks import NB201Benchmark
 from nagkit.benchmarks.nb201 import DATASETS
 from nagkit.executor import get_executor
+from nagkit.figures import save_figure
 from nagkit.notebooks import output_dirs
 from nagkit.paper import TRANSFER_NB201
 from nagkit.paths import cache_dir
@@ -120,7 +120,7 @@ for j, dataset in enumerate(DATASETS):
         ax.set_ylim(low - 0.5, OPTIMA[dataset] + 0.3)
 fig.suptitle(f"Incumbent (by validation) test accuracy, mean and 95% CI over {len(SEEDS)} seeds")
 fig.tight_layout()
-fig.savefig(FIG / "07_anytime.png", dpi=100)
+save_figure(fig, FIG, "07_anytime", dpi=100)
 plt.close(fig)
 Image(filename=str(FIG / "07_anytime.png"))
 
@@ -176,7 +176,7 @@ for ax, labels in zip(axes, groups):
     ax.axhline(OPTIMA["cifar10"], color="grey", lw=0.8, ls=":")
     ax.set_ylim(min(accuracy_at(ablation["cifar10"][k], 10)["mean"] for k in labels) - 0.5, OPTIMA["cifar10"] + 0.3)
 fig.tight_layout()
-fig.savefig(FIG / "07_acquisition.png", dpi=100)
+save_figure(fig, FIG, "07_acquisition", dpi=100)
 plt.close(fig)
 Image(filename=str(FIG / "07_acquisition.png"))
 

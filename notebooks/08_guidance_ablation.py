@@ -33,7 +33,7 @@ import torch
 from IPython.display import Image
 
 from nagkit.benchmarks.nb201 import NB201Benchmark
-from nagkit.diffusion.checkpoint import load_scorenet, packaged_checkpoint
+from nagkit.diffusion.checkpoint import load_scorenet, profile_checkpoint
 from nagkit.diffusion.sample import SamplerConfig
 from nagkit.diffusion.train import TrainConfig, make_sde
 from nagkit.guidance import Objective, Schedule, authors_schedule
@@ -63,7 +63,7 @@ bench = NB201Benchmark()
 
 def load(name):
     space = get_space(name)
-    model, ckpt = load_scorenet(packaged_checkpoint(name), space)
+    model, ckpt = load_scorenet(profile_checkpoint(name, profile), space)  # paper: notebook 02's net
     cfg = TrainConfig(**ckpt["train_config"])
     return space, model, make_sde(cfg), cfg
 

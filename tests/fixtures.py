@@ -98,3 +98,44 @@ def make_fashion_mnist(root: Path, compressed: bool = True, seed: int = 0) -> No
                 Path(f"{path}.gz").write_bytes(gzip.compress(raw))
             else:
                 path.write_bytes(raw)
+
+
+def make_imagenet16(root: Path, per_class: int = 2, n_classes: int = 120, extra: tuple[int, ...] = (121, 500, 1000),
+                    val_per_class: int = 1) -> None:
+    """``<root>/ImageNet16``: NAS-Bench-201's downsampled ImageNet, ``train_data_batch_1..10`` and ``val_data``,
+    dicts with ``data`` (N x 768 uint8, channel-first) and 1-based ``labels``. Classes ``1..n_classes`` get
+    ``per_class`` training images (spread over the ten files) and ``val_per_class`` validation images; the
+    labels in ``extra`` (outside ImageNet16-120) one of each. Pixel planes: R = label % 256, G = 7, B = file number."""
+    folder = root / "ImageNet16"
+    folder.mkdir(parents=True)
+    train = [c for c in range(1, n_classes + 1) for _ in range(per_class)] + list(extra)
+    files = {f"train_data_batch_{i}": train[i - 1::10] for i in range(1, 11)}
+    files["val_data"] = [c for c in range(1, n_classes + 1) for _ in range(val_per_class)] + list(extra)
+    for number, (name, labels) in enumerate(files.items(), start=1):
+        planes = np.stack([np.asarray(labels) % 256, np.full(len(labels), 7), np.full(len(labels), number)], 1)
+        data = np.repeat(planes[:, :, None], 256, axis=2).reshape(len(labels), 768).astype(np.uint8)
+        entry = {"data": data, "labels": labels}
+        if name != "val_data":
+            entry["mean"] = data.mean(axis=0)
+        _pickle(folder / name, entry)
+
+
+def make_aircraft_classes(root: Path, per_class: int = 2, n_classes: int = 30, seed: int = 0) -> None:
+    """fgvc-aircraft-2013b/data with ``n_classes`` manufacturers (FGVC's 30 at manufacturer level), each with
+    ``per_class`` trainval and one test image (small 40 x 30 JPEGs)."""
+    rng = np.random.default_rng(seed)
+    data = root / "fgvc-aircraft-2013b" / "data"
+    (data / "images").mkdir(parents=True)
+    makers = [f"Maker{i:02d}" for i in range(n_classes)]
+    (data / "manufacturers.txt").write_text("\n".join(makers) + "\n")
+    (data / "families.txt").write_text("F\n")
+    (data / "variants.txt").write_text("V\n")
+    ids = {"trainval": [(f"{1000000 + i:07d}", makers[i % n_classes]) for i in range(per_class * n_classes)],
+           "test": [(f"{2000000 + i:07d}", makers[i]) for i in range(n_classes)]}
+    ids["train"], ids["val"] = ids["trainval"][::2], ids["trainval"][1::2]
+    for split, rows in ids.items():
+        (data / f"images_manufacturer_{split}.txt").write_text("\n".join(f"{n} {m}" for n, m in rows) + "\n")
+        (data / f"images_variant_{split}.txt").write_text("\n".join(f"{n} V" for n, _ in rows) + "\n")
+        (data / f"images_family_{split}.txt").write_text("\n".join(f"{n} F" for n, _ in rows) + "\n")
+    for n, _ in ids["trainval"] + ids["test"]:
+        _jpg(data / "images" / f"{n}.jpg", (40, 30), rng)

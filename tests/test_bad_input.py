@@ -44,7 +44,7 @@ BASE = {
     "info": [], "space": ["nb201"], "query": ["nb201", ARCH, "--dataset", "cifar10"], "report": [],
     "train-scorenet": ["--space", "nb201", "--out", "{out}"], "generate": ["--space", "nb201", "--out", "{out}"],
     "search": ["--method", "rs"], "fetch": ["cifar10"], "train": [ARCH], "transfer": ["--dataset", "cifar10"],
-    "data": ["status"],
+    "data": ["status"], "robustness": [], "gdss": ["--space", "nb201"],
 }
 # Allowed [lo, hi] of every numeric flag.
 RANGES = {
@@ -57,6 +57,8 @@ RANGES = {
     ("train", "--n-train"): (1, 10**9), ("train", "--n-eval"): (1, 10**9),
     ("transfer", "--seed"): SEED, ("transfer", "--guidance-scale"): (0.0, 1e6), ("transfer", "--n-unique"): (1, 1_000_000),
     ("fetch", "--timeout"): (0.01, 86_400.0),
+    ("robustness", "--seed"): SEED, ("robustness", "--guidance-scale"): (0.0, 1e6),
+    ("gdss", "--seed"): SEED, ("gdss", "--samples"): (1, 1_000_000),
 }
 CHOICES = {("query", "--seed"): (777, 888, 999), ("search", "--val-seed"): (777, 888)}
 PATHS = {
@@ -64,8 +66,10 @@ PATHS = {
     ("generate", "--checkpoint"): common.input_file, ("report", "--results"): common.input_dir,
     ("train", "--root"): common.data_root, ("train", "--checkpoint-dir"): common.output_dir,
     ("train", "--ofa-weights"): common.input_file, ("fetch", "--root"): common.data_root,
+    ("robustness", "--root"): common.data_root, ("transfer", "--checkpoint"): common.input_file,
 }
-DEVICES = {("train", "--device"), ("train-scorenet", "--device"), ("generate", "--device")}
+DEVICES = {("train", "--device"), ("train-scorenet", "--device"), ("generate", "--device"), ("transfer", "--device"),
+           ("robustness", "--device"), ("gdss", "--device")}
 PATHLIKE = re.compile(r"(^|_)(out|root|dir|checkpoint|weights|results|path|file)($|_)")
 
 
@@ -441,10 +445,10 @@ def test_every_profile_factory_rejects_an_unknown_name_listing_the_valid_ones():
     from nagkit.training.trainer import profile as train_profile
     from nagkit.transfer.protocol import transfer_profile
 
-    assert [check_profile(p) for p in PROFILES] == ["quick", "paper"] and set(PROFILE_CONFIGS) == set(PROFILES)
+    assert [check_profile(p) for p in PROFILES] == ["quick", "paper", "smoke"] and set(PROFILE_CONFIGS) == set(PROFILES)
     for make in (check_profile, surrogate_profile, train_profile, transfer_profile,
                  lambda name: property_profile(name, dtrain.TrainConfig()), lambda name: dtrain.profile(NB, name)):
-        with pytest.raises(ValueError, match=r"profile must be one of \('quick', 'paper'\), got 'full'"):
+        with pytest.raises(ValueError, match=r"profile must be one of \('quick', 'paper', 'smoke'\), got 'full'"):
             make("full")
 
 

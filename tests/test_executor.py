@@ -181,3 +181,32 @@ def test_progress_bar_respects_tqdm_disable(kind, request, capsys, monkeypatch):
     monkeypatch.setenv("TQDM_DISABLE", "1")
     executor.map(square, [1, 2, 3], desc="squares")
     assert "squares" not in capsys.readouterr().err
+
+
+def _bar_class(_: int) -> str:
+    from nagkit.progress import progress_bar
+
+    bar = progress_bar(range(1), disable=True)
+    getattr(bar, "close", lambda: None)()
+    return type(bar).__module__
+
+
+def test_worker_processes_get_text_bars_the_main_process_tqdm_auto() -> None:
+    """Widget bars cannot be sent from forked workers of a notebook kernel: workers use tqdm.std."""
+    import multiprocessing
+
+    from tqdm import auto
+
+    assert _bar_class(0) == auto.tqdm.__module__
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.map(_bar_class, [0]) == ["tqdm.std"]
+
+
+def test_batch_runs_get_text_bars(monkeypatch) -> None:
+    """``python -m nagkit.notebooks`` sets $NAGKIT_TEXT_PROGRESS: bars papermill's log can show."""
+    from nagkit.progress import TEXT_BARS
+
+    monkeypatch.setattr("tqdm.auto.tqdm", type("Widget", (), {"__init__": lambda self, *a, **k: None}))
+    assert _bar_class(0) == __name__  # the stand-in "widget" class, defined in this module
+    monkeypatch.setenv(TEXT_BARS, "1")
+    assert _bar_class(0) == "tqdm.std"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from nagkit.cli import main as cli_main
 from nagkit.data import artifacts, fetch
@@ -453,3 +454,29 @@ def test_fetchable_artifacts_are_named_by_their_status_command(tmp_path: Path) -
     assert {"metad2a-records", "imagenet32-features", "ofa-mbv3", *fetch.RESOURCES} <= set(artifacts.FETCHABLE)
     with pytest.raises(ValueError, match="not downloadable by nagkit"):
         artifacts.fetch_artifact("nats-tss", tmp_path)
+
+
+def test_imagenet32_features_are_fetched_from_the_release_files_and_converted(server, tmp_path: Path,
+                                                                              monkeypatch, capsys) -> None:
+    """`nagkit fetch imagenet32-features`: the five MetaD2A files (served in the release's format), then the
+    conversion into the weights_only file the meta-predictor loads."""
+    from nagkit.predictors.metad2a import load_class_features
+    from tests.smoke_fixtures import write_metad2a_release
+
+    src = tmp_path / "release"
+    written = write_metad2a_release(src, n_classes=6, per_class=3, dim=8)
+    features = artifacts.get_artifact("imagenet32-features")
+    for name in features.made_from:
+        a = artifacts.get_artifact(name)
+        body = (src / Path(a.path).name).read_bytes()
+        server.serve(Path(a.path).name, body)
+        if a.checksum is not None:  # the stand-ins are not the release's bytes: their own size and digest
+            _with_artifact(monkeypatch, name, size=len(body), checksum="sha256:" + hashlib.sha256(body).hexdigest())
+    root = tmp_path / "data"
+    assert cli_main(["fetch", "imagenet32-features", "--root", str(root), "--base-url", server.url, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["path"] == str(root / features.path) and len(out["downloaded"]) == len(features.made_from)
+    loaded = load_class_features(root / features.path)
+    assert len(loaded) == 6 and all(torch.equal(a, b) for a, b in zip(loaded, written["features"]))
+    rows = {r["name"]: r for r in artifacts.status(root, hub=tmp_path)}
+    assert all(rows[n]["ok"] for n in (*features.made_from, "imagenet32-features"))

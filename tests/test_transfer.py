@@ -208,7 +208,7 @@ def test_loop_with_real_sampler_and_tiny_predictors():
 def fake_cli(monkeypatch):
     fake, _ = scripted_generate([OTHERS[:9] + [OPT_C10, None]])
     monkeypatch.setattr(tr, "generate", fake)
-    monkeypatch.setattr(tp, "load_predictors", lambda target, sources, config, seed=0, benchmark="nb201": tp.Predictors(
+    monkeypatch.setattr(tp, "load_predictors", lambda target, sources, config, seed=0, benchmark="nb201", device="cpu": tp.Predictors(
         oracle(target), lambda x, s: x.sum((1, 2)), " + ".join(sources)))
     monkeypatch.setattr(tr, "transfer_profile", lambda profile, **kw: tr.TransferConfig(batch_size=11, **kw))
 

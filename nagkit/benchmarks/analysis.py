@@ -8,6 +8,7 @@ import pandas as pd
 from scipy import stats
 
 from nagkit.benchmarks.nb201 import DATASETS, NB201Benchmark
+from nagkit.figures import save_figure
 
 
 def accuracy_frame(bench: NB201Benchmark, metric: str = "test_acc") -> pd.DataFrame:
@@ -76,7 +77,7 @@ def plot_distributions(frame: pd.DataFrame, path: str | Path) -> Path:
     axes[0].set_ylabel("cells")
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    save_figure(fig, Path(path).parent, Path(path).stem, dpi=110)
     plt.close(fig)
     return path
 

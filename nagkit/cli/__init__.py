@@ -16,11 +16,11 @@ import json
 import sys
 from importlib import metadata
 
-from nagkit.cli import basic, data, diffusion, search, training, transfer
+from nagkit.cli import baselines, basic, data, diffusion, robustness, search, training, transfer
 from nagkit.cli.common import Parser, clip
 from nagkit.progress import Interrupted
 
-COMMANDS = [basic, data, diffusion, search, training, transfer]
+COMMANDS = [basic, data, diffusion, search, training, transfer, robustness, baselines]
 USER_ERRORS = (ValueError, KeyError, OSError, FloatingPointError)
 
 

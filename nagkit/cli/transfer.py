@@ -7,7 +7,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from nagkit.cli.common import MAX_ARCHS, MAX_SCALE, add_parser, finite_float, int_range, registry, seed
+from nagkit.cli.common import (MAX_ARCHS, MAX_SCALE, add_parser, device, finite_float, input_file, int_range, registry,
+                               seed)
 from nagkit.profiles import PROFILES
 
 if TYPE_CHECKING:
@@ -77,9 +78,10 @@ def transfer(args: argparse.Namespace) -> dict:
         overrides["scale"] = args.guidance_scale
     config = transfer_profile(args.profile, **overrides)
     sources = parse_sources(args.dataset, args.source, bench)
-    model, sde = scorenet_and_sde(args.space)
-    predictors = load_predictors(args.dataset, sources, config, seed=0, benchmark=bench)
-    r = transfer_search(model, sde, predictors, args.dataset, sources, config, args.seed, benchmark=bench)
+    model, sde = scorenet_and_sde(args.space, args.checkpoint, profile=args.profile)
+    predictors = load_predictors(args.dataset, sources, config, seed=0, benchmark=bench, device=args.device)
+    r = transfer_search(model, sde, predictors, args.dataset, sources, config, args.seed, benchmark=bench,
+                        device=args.device)
     pop = r.population
     found = f"after {r.trained_to_optimum} trained" if r.trained_to_optimum else f"not in the pool of {len(r.ranked)}"
     where = r.dataset if args.space == "nb201" else f"{bench.name}/{r.dataset}"
@@ -108,3 +110,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="distinct valid candidates to collect (paper: 10)")
     p.add_argument("--profile", choices=PROFILES, default="quick",
                    help="paper: the MetaD2A meta-predictor and the 1,000-step sampler (needs downloaded features)")
+    p.add_argument("--device", type=device, default="cpu",
+                   help="cpu (default), auto, cuda, cuda:1 ...: generation, guidance and ranking")
+    p.add_argument("--checkpoint", type=input_file, default=None,
+                   help="score-net checkpoint to sample from (default: the profile's: packaged for quick, the one "
+                        "notebook 02 trains for paper / smoke)")

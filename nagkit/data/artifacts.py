@@ -14,8 +14,8 @@ Sources of the facts below:
 * datasets: URLs and MD5s are :data:`nagkit.data.fetch.RESOURCES`, folders :data:`nagkit.data.datasets.SPECS`;
   the files inside a folder are the ones its reader opens (:func:`~nagkit.data.datasets.read_cifar`,
   torchvision's ``FGVCAircraft(annotation_level="manufacturer")`` / ``OxfordIIITPet``);
-* MetaD2A: file names of :mod:`nagkit.predictors.metad2a` (repeated here so that this module does
-  not import torch_geometric; ``tests/test_data_status.py`` checks they agree); sizes and SHA-256 of
+* MetaD2A: the release's file names are defined here (:mod:`nagkit.predictors.metad2a` imports them;
+  this module must not import torch_geometric); sizes and SHA-256 of
   the four meta-training files as recorded in ``nagkit/resources/PROVENANCE.md`` (the same bytes are
   in DiffusionNAG's repository, ``NAS-Bench-201/data/transfer_nag/``); the ``*bylabel.pt`` URLs are the
   authors' (``get_files/get_preprocessed_data.py`` of MetaD2A and DiffusionNAG), no checksum published;
@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nagkit.benchmarks.nats import SIMPLE_NAME
-from nagkit.data.datasets import SPECS, find_fashion_mnist
+from nagkit.data.datasets import IMAGENET16_README, SPECS, find_fashion_mnist
 from nagkit.data.features import RESNET18_FILE
 from nagkit.data.fetch import RESOURCES, NetworkUnavailable, _complete, check_online, download, fetch, matches
 from nagkit.paths import data_root
 
 METAD2A = "metad2a"  # <data root>/metad2a: nagkit.predictors.metad2a.default_source_dir()
-# MetaD2A's release files, as nagkit.predictors.metad2a names them (RECORDS_FILE ... SAFE_FEATURES).
+# MetaD2A's release files (read by nagkit.predictors.metad2a) and nagkit's weights_only copy of the features.
 RECORDS_FILE = "meta_train_tasks_predictor.pt"
 TASKS_FILE = "meta_train_task_lst.pt"
 IDX_FILE = "meta_train_tasks_predictor_idx.pt"
@@ -52,6 +52,8 @@ META_ROW = ("04 Surrogates (NB201): meta-predictor f(X, D) on MetaD2A data: Spea
             "[needs data/GPU]")
 TABLE1 = ("05 NB201 transfer NAG (paper Table 1): MetaD2A meta-predictor guidance and ranking [needs data, paper "
           "profile; also `nagkit transfer --profile paper`]")
+TABLE5 = "Table 5 guidance toward robustness (APGD, glass blur): `nagkit robustness` [needs data]"
+ROBUSTNESS_SITE = "http://data.robustness.vision/"
 CONVERT = f"the conversion to {METAD2A}/{SAFE_FEATURES} (convert_metad2a needs all five MetaD2A files)"
 BYLABEL = ("not read by nagkit (it computes these ResNet-18 features from the images): MetaD2A's own encoding of "
            "the target, to cross-check nagkit's")
@@ -143,6 +145,16 @@ ARTIFACTS: tuple[Artifact, ...] = (
     _dataset("pets", "Oxford-IIIT Pets images and annotations (37 breeds)",
              ("06 Transfer NAS on NB201 (trained from scratch): Pets [needs data/GPU]",),
              ("images", "annotations/trainval.txt", "annotations/test.txt")),
+    Artifact("imagenet16-120", SPECS["imagenet16-120"].folder,
+             "NAS-Bench-201's downsampled ImageNet, 16 px (train_data_batch_1 ... train_data_batch_10, val_data; "
+             "python pickles: untrusted), read as ImageNet16-120 (classes 1-120)",
+             ("the ImageNet16-120 target's ResNet-18 features for the MetaD2A meta-predictor "
+              "(`nagkit transfer --profile paper --dataset ImageNet16-120`)",),
+             folder=True, needs=tuple(f"train_data_batch_{i}" for i in range(1, 11)) + ("val_data",),
+             url=IMAGENET16_README,
+             command=("no direct download: get the ImageNet16 folder from the Google Drive link in the NAS-Bench-201 "
+                      f"README ({IMAGENET16_README}) and put it at {{dest}}"),
+             optional=True),
     _dataset("fashion-mnist", "Fashion-MNIST idx files (also found in the Debian package dataset-fashion-mnist)",
              ("06 Training from scratch, offline check: the Fashion-MNIST rows and the MBV3 subnets (quick profile)",),
              tuple(f"{f}.gz" for f in _FMNIST)),
@@ -178,6 +190,17 @@ ARTIFACTS: tuple[Artifact, ...] = (
              folder=True, needs=("meta.pickle.pbz2",), url="https://github.com/D-X-Y/NATS-Bench", optional=True,
              command=(f"download {SIMPLE_NAME}.tar from the NATS-Bench release (links in the README of "
                       f"https://github.com/D-X-Y/NATS-Bench), then: tar -xf {SIMPLE_NAME}.tar -C {{root}}")),
+    Artifact("robustness-meta", "robustness/meta.json",
+             "NB201 robustness dataset (Jung et al., ICLR 2023): id -> NB201 string and isomorph id, attack "
+             "epsilons (JSON)", (TABLE5,), url=ROBUSTNESS_SITE,
+             command=f"download meta.zip from {ROBUSTNESS_SITE} and unzip it into {{root}}/robustness so that "
+                     "{dest} exists"),
+    Artifact("robustness-cifar10", "robustness/cifar10",
+             "NB201 robustness dataset, CIFAR-10 accuracies: clean, 4 attacks x epsilons, 15 corruptions x 5 "
+             "severities (JSON)", (TABLE5,), folder=True,
+             needs=("clean_accuracy.json", "aa_apgd-ce@Linf_accuracy.json", "glass_blur_accuracy.json"),
+             url=ROBUSTNESS_SITE,
+             command=f"download cifar10-accuracies.zip from {ROBUSTNESS_SITE} and unzip it into {{root}}/robustness"),
     Artifact("ofa-mbv3", f"ofa/{OFA_NET}",
              "OFA MobileNetV3 supernet weights (width 1.0, torch checkpoint with a state_dict)",
              ("06 MBV3 subnets from OFA weights (`ofa_weights = PATH`; `nagkit train --space mbv3 --ofa-weights "

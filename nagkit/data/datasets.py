@@ -7,13 +7,17 @@ Splits (``load_splits``; every random split is a seeded permutation, ``split_see
   the halves are ours, not bit-identical to the benchmark's.)
 - ``cifar100``: train = the 50k training set; valid / test = the two halves (5k / 5k) of the test
   set (NB201's ``cifar100`` convention).
+- ``imagenet16-120`` (NAS-Bench-201's ImageNet16-120, :func:`read_imagenet16`): train = the
+  downsampled ImageNet training batches restricted to classes 1..120; valid / test = the two halves
+  of its ``val_data`` (as NB201, which splits the validation images into its valid / test halves;
+  NB201's split file is not shipped, so the halves are ours). 16 px images.
 - ``aircraft`` (FGVC-Aircraft 2013b, *manufacturer* level = 30 classes, as MetaD2A / DiffusionNAG),
   ``pets`` (Oxford-IIIT Pets, 37 breeds), ``fashion-mnist``: train = the official train
   (``trainval``) split; valid / test = the two halves of the official test split.
 
 Aircraft and Pets JPEGs are squashed to ``resolution`` x ``resolution`` when read (32 for NB201,
-as MetaD2A's ``Resize((32, 32))``) and cached under ``<root>/nagkit-cache``; CIFAR and
-Fashion-MNIST keep their native 32 / 28 px and the trainer resizes batches to ``Splits.resolution``.
+as MetaD2A's ``Resize((32, 32))``) and cached under ``<root>/nagkit-cache``; CIFAR, ImageNet16 and
+Fashion-MNIST keep their native 32 / 16 / 28 px and the trainer resizes batches to ``Splits.resolution``.
 """
 from __future__ import annotations
 
@@ -30,6 +34,10 @@ from nagkit.storage import atomic_torch_save, cached
 
 FASHION_MNIST_SYSTEM = Path("/usr/share/datasets/fashion-mnist")
 _IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+# NB201 / AutoDL-Projects (get_datasets): mean [122.68, 116.66, 104.01] / 255, std [63.22, 61.26, 65.09] / 255
+_IMAGENET16_STATS = (tuple(v / 255 for v in (122.68, 116.66, 104.01)), tuple(v / 255 for v in (63.22, 61.26, 65.09)))
+IMAGENET16_CLASSES = 120
+IMAGENET16_README = "https://github.com/D-X-Y/AutoDL-Projects/blob/main/docs/NAS-Bench-201.md"
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ SPECS: dict[str, DatasetSpec] = {
                            "cifar-10-batches-py"),
     "cifar100": DatasetSpec("cifar100", 100, 3, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), True,
                             "cifar-100-python"),
+    # augment False: NB201 crops ImageNet16 with padding 2, not the trainer's CIFAR padding 4
+    "imagenet16-120": DatasetSpec("imagenet16-120", IMAGENET16_CLASSES, 3, *_IMAGENET16_STATS, False, "ImageNet16"),
     "aircraft": DatasetSpec("aircraft", 30, 3, *_IMAGENET_STATS, False, "fgvc-aircraft-2013b"),
     "pets": DatasetSpec("pets", 37, 3, *_IMAGENET_STATS, False, "oxford-iiit-pet"),
     "fashion-mnist": DatasetSpec("fashion-mnist", 10, 1, (0.2860,), (0.3530,), False, "fashion-mnist"),
@@ -107,14 +117,14 @@ def halves(images: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
 
 
 class _ArrayUnpickler(pickle.Unpickler):
-    """Loads CIFAR's python batches: containers, numbers and numpy arrays only."""
+    """Loads CIFAR's and ImageNet16's python batches: containers, numbers and numpy arrays only."""
 
     _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
                 ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
 
     def find_class(self, module: str, name: str):  # noqa: ANN201
         if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch")
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a dataset batch")
         return super().find_class(module, name)
 
 
@@ -144,6 +154,45 @@ def read_cifar(name: str, root: Path) -> tuple[ImageSet, ImageSet]:
         return ImageSet(torch.from_numpy(data.reshape(-1, 3, 32, 32).copy()), torch.from_numpy(labels))
 
     return load(files), load(test_files)
+
+
+IMAGENET16_TRAIN = tuple(f"train_data_batch_{i}" for i in range(1, 11))
+IMAGENET16_VAL = "val_data"
+
+
+def read_imagenet16(root: Path, n_classes: int = IMAGENET16_CLASSES) -> tuple[ImageSet, ImageSet]:
+    """(train, val) of NAS-Bench-201's downsampled ImageNet (16 px) under ``root/ImageNet16``, keeping
+    classes ``1..n_classes`` (ImageNet16-120), as 0-based labels.
+
+    The format is AutoDL-Projects' ``ImageNet16`` loader (``xautodl/datasets/DownsampledImageNet.py``):
+    python pickles ``train_data_batch_1`` ... ``train_data_batch_10`` and ``val_data``, each a dict with
+    ``data`` (N x 768 uint8, channel-first 3 x 16 x 16 like CIFAR) and ``labels`` (1-based ints 1..1000);
+    ``use_num_of_class_only=120`` keeps ``1 <= label <= 120`` and the label fed to the net is ``label - 1``.
+    The pickles are untrusted: read with the restricted unpickler (containers and numpy arrays only).
+    """
+    folder = Path(root) / get_spec("imagenet16-120").folder
+    missing = [f for f in (*IMAGENET16_TRAIN, IMAGENET16_VAL) if not (folder / f).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"ImageNet16 not found at {folder} (lacks {', '.join(missing)}): it has no direct download; get the "
+            f"downsampled ImageNet 16x16 folder ImageNet16/ (train_data_batch_1..10, val_data) from the Google Drive "
+            f"link in the NAS-Bench-201 README ({IMAGENET16_README}) and put it at {folder}")
+
+    def batch(name: str) -> tuple[np.ndarray, np.ndarray]:  # filtered per file: the full set is ~1 GB
+        b = _unpickle(folder / name)
+        data = np.asarray(b["data"], dtype=np.uint8).reshape(-1, 3, 16, 16)
+        labels = np.asarray(b["labels"], dtype=np.int64)
+        if len(data) != len(labels) or labels.min(initial=1) < 1:
+            raise ValueError(f"{folder / name}: expected one 1-based label per image, got {len(labels)} labels "
+                             f"for {len(data)} images (smallest {labels.min(initial=1)})")
+        keep = labels <= n_classes
+        return data[keep], labels[keep] - 1
+
+    def load(names: tuple[str, ...]) -> ImageSet:
+        data, labels = zip(*(batch(f) for f in names))
+        return ImageSet(torch.from_numpy(np.concatenate(data)), torch.from_numpy(np.concatenate(labels)))
+
+    return load(IMAGENET16_TRAIN), load((IMAGENET16_VAL,))
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -231,12 +280,20 @@ def read_folder_dataset(name: str, root: Path, resolution: int) -> tuple[ImageSe
     return cached(root / "nagkit-cache" / f"{name}_{resolution}px.pt", load, decode, save)
 
 
+def dataset_folder(name: str, root: str | Path | None = None) -> Path:
+    """The folder :func:`load_splits` reads ``name`` from (its files identify the data)."""
+    root = Path(root) if root is not None else data_root()
+    return find_fashion_mnist(root) if name == "fashion-mnist" else root / get_spec(name).folder
+
+
 def load_splits(name: str, root: str | Path | None = None, resolution: int = 32, split_seed: int = 0) -> Splits:
     """Train / valid / test of ``name`` with the conventions in this module's docstring."""
     spec = get_spec(name)
     root = Path(root) if root is not None else data_root()
     if name in ("cifar10", "cifar100"):
         train, test = read_cifar(name, root)
+    elif name == "imagenet16-120":
+        train, test = read_imagenet16(root)
     elif name == "fashion-mnist":
         train, test = read_fashion_mnist(root)
     else:

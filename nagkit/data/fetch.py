@@ -39,11 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tqdm.auto import tqdm
 
 from nagkit.data.datasets import find_fashion_mnist, get_spec
 from nagkit.paths import data_root
-from nagkit.progress import enabled
+from nagkit.progress import enabled, progress_bar as tqdm
 from nagkit.storage import atomic_write_json, entry_lock
 
 _FMNIST = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"

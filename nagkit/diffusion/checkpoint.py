@@ -70,6 +70,36 @@ def export_checkpoint(src: str | Path, dst: str | Path) -> Path:
     return atomic_torch_save({**{k: ckpt[k] for k in keep}, "ema": ckpt["ema"]}, dst)
 
 
+def trained_checkpoint(space_name: str, profile: str, pos_emb: bool = True) -> Path:
+    """Where notebook 02 (``python -m nagkit.notebooks --profile PROFILE --only 02``) leaves the score net
+    of a non-quick profile: ``<cache root>/scorenets/02_scorenet_<space>_<profile>[_nopos].pt``."""
+    from nagkit.paths import cache_dir
+
+    return cache_dir("scorenets") / f"02_scorenet_{space_name}_{profile}{'' if pos_emb else '_nopos'}.pt"
+
+
+def profile_checkpoint(space_name: str, profile: str, pos_emb: bool = True, path: str | Path | None = None) -> Path:
+    """The score-net checkpoint a profile samples from: ``path`` when given; ``quick``: the packaged one;
+    ``paper`` / ``smoke``: the net of that profile trained by notebook 02 (never the quick one silently),
+    ``FileNotFoundError`` saying how to train it when it is not there."""
+    from nagkit.profiles import check_profile
+
+    if path is not None:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no score-net checkpoint at {path}")
+        return Path(path)
+    if check_profile(profile) == "quick":
+        return packaged_checkpoint(space_name, pos_emb)
+    trained = trained_checkpoint(space_name, profile, pos_emb)
+    if not trained.is_file():
+        flag = "" if pos_emb else " --no-pos-emb"
+        raise FileNotFoundError(
+            f"the {profile}-profile score net of {space_name} is not trained ({trained} is missing): run notebook 02 "
+            f"(`python -m nagkit.notebooks --profile {profile} --only 02`) or `nagkit train-scorenet --space "
+            f"{space_name} --profile {profile}{flag} --out {trained}`, or pass a checkpoint path")
+    return trained
+
+
 def packaged_checkpoint(space_name: str, pos_emb: bool = True) -> Path:
     """Path of the quick-profile checkpoint shipped with nagkit (see resources/SCORENET.md)."""
     path = RESOURCES / f"scorenet_{space_name}_quick{'' if pos_emb else '_nopos'}.pt"

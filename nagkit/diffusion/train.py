@@ -16,13 +16,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
-from nagkit.diffusion.checkpoint import FORMAT, load_checkpoint, load_scorenet, load_weights, packaged_checkpoint
+from nagkit.diffusion.checkpoint import FORMAT, load_checkpoint, load_scorenet, load_weights, profile_checkpoint
 from nagkit.diffusion.scorenet import ScoreNet, ScoreNetConfig
 from nagkit.diffusion.sde import SDE, VESDE, VPSDE
 from nagkit.profiles import check_profile
-from nagkit.progress import Interrupted, deferred_signals, enabled
+from nagkit.progress import Interrupted, deferred_signals, enabled, progress_bar as tqdm
 from nagkit.spaces.base import SearchSpace
 from nagkit.storage import atomic_torch_save
 
@@ -100,7 +99,8 @@ def default_direction(space: SearchSpace) -> str:
 def profile(space: SearchSpace, name: str, pos_emb: bool = True, seed: int = 0) -> tuple[ScoreNetConfig, TrainConfig]:
     """``quick``: a small net trained in minutes on CPU (the space's ``diffusion.quick_net`` /
     ``quick_train`` overrides); ``paper``: the authors' sizes, head (all-layer concatenation + ELU MLP,
-    3,989,575 parameters on NB201), noise MLP and iterations."""
+    3,989,575 parameters on NB201), noise MLP and iterations; ``smoke``: the paper net type (concat
+    head, noise MLP ``4 * width``, paper optimiser and SDE) at toy sizes, 20 steps."""
     check_profile(name)
     pe = default_pos_emb(space) if pos_emb else "none"
     defaults = space.diffusion
@@ -108,6 +108,12 @@ def profile(space: SearchSpace, name: str, pos_emb: bool = True, seed: int = 0) 
     if name == "paper":
         train = TrainConfig(steps=defaults.paper_steps, sigma_max=defaults.sigma_max, seed=seed)
         return ScoreNetConfig(pos_emb=pe, direction=direction, head="concat", time_hidden=256), train
+    if name == "smoke":
+        net = ScoreNetConfig(layers=2, width=16, heads=2, ffn=32, pos_emb=pe, direction=direction, head="concat",
+                             head_hidden=32, time_hidden=64)
+        train = TrainConfig(steps=20, batch_size=16, warmup=5, sigma_max=defaults.sigma_max, train_samples=256,
+                            checkpoint_every=10, seed=seed)
+        return net, train
     sizes = {"layers": 4, "width": 64, "heads": 4, "ffn": 128, **defaults.quick_net}
     net = ScoreNetConfig(pos_emb=pe, direction=direction, **sizes)
     settings = {"lr": 1e-3, "checkpoint_every": 1000, **defaults.quick_train}
@@ -148,12 +154,14 @@ def make_sde(cfg: TrainConfig) -> SDE:
 
 
 @lru_cache(maxsize=8)
-def scorenet_and_sde(space_name: str, path: str | None = None, pos_emb: bool = True) -> tuple[ScoreNet, SDE]:
-    """A score network for sampling (the packaged quick checkpoint unless ``path``) and the SDE it
-    was trained with; loaded once per process (do not train the returned network)."""
+def scorenet_and_sde(space_name: str, path: str | None = None, pos_emb: bool = True,
+                     profile: str = "quick") -> tuple[ScoreNet, SDE]:
+    """A score network for sampling and the SDE it was trained with: ``path``, else the profile's net
+    (:func:`~nagkit.diffusion.checkpoint.profile_checkpoint`: packaged for quick); loaded once per process
+    (do not train the returned network)."""
     from nagkit.spaces import get_space
 
-    path = path or packaged_checkpoint(space_name, pos_emb)
+    path = profile_checkpoint(space_name, profile, pos_emb, path)
     model, ckpt = load_scorenet(path, get_space(space_name))
     return model, make_sde(checkpoint_train_config(ckpt, path))
 

@@ -9,9 +9,11 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
 from nagkit.predictors.encoder import EncoderConfig, GraphEncoder
 from nagkit.predictors.fit import (
     FitConfig,
+    MetaTrainConfig,
     SurrogateConfig,
     evaluate,
     fit_predictor,
+    meta_train_profile,
     noised,
     predict,
     rank_correlation,
@@ -20,13 +22,14 @@ from nagkit.predictors.fit import (
 )
 from nagkit.predictors.metad2a import (
     MetaD2AData,
-    MetaTrainConfig,
     TaskFeatureSampler,
+    cached_meta_predictor,
     convert_metad2a,
     default_source_dir,
     load_class_features,
     load_metad2a,
     load_untrusted,
+    meta_predictor_key,
     meta_train_predictor,
     save_class_features,
 )
@@ -36,7 +39,8 @@ from nagkit.predictors.set_encoder import SetEncoder, SetEncoderConfig
 __all__ = [
     "EncoderConfig", "FitConfig", "GraphEncoder", "MetaD2AData", "MetaTrainConfig", "Predictor",
     "PredictorConfig", "SetEncoder", "SetEncoderConfig", "SurrogateConfig", "TaskFeatureSampler",
-    "convert_metad2a", "default_source_dir", "evaluate", "fit_predictor", "load_class_features",
-    "load_metad2a", "load_untrusted", "meta_train_predictor", "noised", "predict", "rank_correlation",
-    "save_class_features", "scale", "surrogate_profile",
+    "cached_meta_predictor", "convert_metad2a", "default_source_dir", "evaluate", "fit_predictor",
+    "load_class_features", "load_metad2a", "load_untrusted", "meta_predictor_key", "meta_train_predictor",
+    "meta_train_profile", "noised", "predict", "rank_correlation", "save_class_features", "scale",
+    "surrogate_profile",
 ]

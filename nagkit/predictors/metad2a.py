@@ -5,42 +5,42 @@ class features ``imgnet32bylabel.pt`` are a separate download). Pickles can run 
 loaded, so nagkit reads them only on explicit opt-in (``trust_pickles=True``), with an
 unpickler that allows tensors, numpy arrays and builtins (igraph graphs become a placeholder
 that is dropped), validates every record and converts once into plain-tensor files that load
-with ``torch.load(weights_only=True)``.
+with ``torch.load(weights_only=True)``. Meta-training (10k steps in the paper) runs once per setting:
+:func:`cached_meta_predictor` keeps the trained predictor under ``<cache root>/metad2a``.
 """
 from __future__ import annotations
 
 import _codecs
 import collections
+import hashlib
+import json
 import math
 import pickle
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from nagkit.data.artifacts import (  # the release's file names, defined once with their sizes and checksums
+    FEATURES_FILE, FEATURES_URL, IDX_FILE, RECORDS_FILE, RIDX_FILE, SAFE_FEATURES, TASKS_FILE)
 from nagkit.diffusion.sde import SDE
-from nagkit.paths import data_root
-from nagkit.predictors.fit import FitConfig, fit_predictor, noised, rank_correlation
+from nagkit.data.fetch import file_digest
+from nagkit.paths import cache_dir, data_root
+from nagkit.predictors.fit import N_VALID, Device, MetaTrainConfig, as_device, fit_predictor, noised, rank_correlation
 from nagkit.predictors.model import Predictor, PredictorConfig
 from nagkit.predictors.set_encoder import SetEncoderConfig
 from nagkit.resources import METAD2A_RECORDS
 from nagkit.spaces.nb201 import NB201Space
-from nagkit.storage import atomic_torch_save
+from nagkit.storage import atomic_torch_save, cached
 
-RECORDS_FILE = "meta_train_tasks_predictor.pt"
-TASKS_FILE = "meta_train_task_lst.pt"
-IDX_FILE = "meta_train_tasks_predictor_idx.pt"
-RIDX_FILE = "ridx.pt"
-FEATURES_FILE = "imgnet32bylabel.pt"
 SAFE_RECORDS = "metad2a_nb201.pt"
-SAFE_FEATURES = "imagenet32_resnet18_features.pt"
 RECORDS_FORMAT = "nagkit-metad2a-nb201-v1"
 FEATURES_FORMAT = "nagkit-class-features-v1"
 METAD2A_REPO = "https://github.com/HayeonLee/MetaD2A"
-FEATURES_URL = "https://www.dropbox.com/s/7r3hpugql8qgi9d/imgnet32bylabel.pt?dl=1"
-N_VALID = 400  # MetaD2A: the first 400 records of the idx permutation are the validation split
+META_VERSION = 1
 
 
 class DroppedGraph:
@@ -262,40 +262,115 @@ class TaskFeatureSampler:
         return feats[torch.randperm(len(feats), generator=generator)[: self.n_per_class]]
 
 
-@dataclass(frozen=True)
-class MetaTrainConfig:
-    """Authors: 10k iterations, lr 1e-3, 20 images per class."""
-
-    n_per_class: int = 20
-    n_valid: int = N_VALID
-    fit: FitConfig = field(default_factory=lambda: FitConfig(steps=10_000, lr=1e-3, batch_size=32))
-
-
-def meta_train_predictor(data: MetaD2AData, features: list[torch.Tensor], config: MetaTrainConfig = MetaTrainConfig(),
-                         predictor: PredictorConfig | None = None, sde: SDE | None = None) -> tuple[Predictor, dict]:
-    """Meta-train f(X, D) on MetaD2A's training records; report rank correlation on its valid split.
-
-    ``predictor`` defaults to a dataset-aware config whose set encoder matches the feature
-    dimension; pass a noise-aware config (and ``sde``) for the guidance copy.
-    """
-    dim = int(features[0].shape[-1])
-    predictor = predictor or PredictorConfig(dataset=SetEncoderConfig(feature_dim=dim))
+def _meta_config(feature_dim: int, predictor: PredictorConfig | None) -> PredictorConfig:
+    predictor = predictor or PredictorConfig(dataset=SetEncoderConfig(feature_dim=feature_dim))
     if predictor.dataset is None:
         raise ValueError("meta-training needs a dataset-aware PredictorConfig (dataset=SetEncoderConfig(...))")
+    return predictor
+
+
+def _meta_model(predictor: PredictorConfig, seed: int) -> Predictor:
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return Predictor(NB201Space(), predictor)
+
+
+def _meta_fit(model: Predictor, data: MetaD2AData, features: list[torch.Tensor], config: MetaTrainConfig,
+              sde: SDE | None, device: Device) -> dict:
+    """Train ``model`` on MetaD2A's training records; its rank correlation on the valid split."""
     sampler = TaskFeatureSampler(data, features, config.n_per_class)
     train, valid = data.split(config.n_valid)
     x, y = data.x(), data.acc.float()
-    with torch.random.fork_rng():
-        torch.manual_seed(config.fit.seed)
-        model = Predictor(NB201Space(), predictor)
     losses = fit_predictor(model, x[train], y[train], config.fit, sde,
-                           dataset_sampler=lambda i, g: sampler(train[i], g))
+                           dataset_sampler=lambda i, g: sampler(train[i], g), device=device)
+    device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(config.fit.seed + 1)
     preds = []
     with torch.no_grad():
         for chunk in torch.split(valid, 64):
-            xb, sigma = x[chunk], None
-            if predictor.noise_aware:  # validated at the smallest training noise level
+            xb, sigma = x[chunk].to(device), None
+            if model.config.noise_aware:  # validated at the smallest training noise level
                 xb, sigma = noised(xb, sde, torch.full((len(chunk),), config.fit.eps), gen)
-            preds.append(model.predict(xb, sigma, sampler(chunk, gen)))
-    return model, {"losses": losses, "valid": rank_correlation(torch.cat(preds), y[valid])}
+            preds.append(model.predict(xb, sigma, sampler(chunk, gen).to(device)))
+    return {"losses": losses, "valid": rank_correlation(torch.cat(preds).cpu(), y[valid])}
+
+
+def meta_train_predictor(data: MetaD2AData, features: list[torch.Tensor], config: MetaTrainConfig = MetaTrainConfig(),
+                         predictor: PredictorConfig | None = None, sde: SDE | None = None,
+                         device: Device = "cpu") -> tuple[Predictor, dict]:
+    """Meta-train f(X, D) on MetaD2A's training records (on ``device``); report rank correlation on
+    its valid split.
+
+    ``predictor`` defaults to a dataset-aware config whose set encoder matches the feature
+    dimension; pass a noise-aware config (and ``sde``) for the guidance copy.
+    """
+    predictor = _meta_config(int(features[0].shape[-1]), predictor)
+    model = _meta_model(predictor, config.fit.seed)
+    return model, _meta_fit(model, data, features, config, sde, device)
+
+
+def default_cache_dir() -> Path:
+    """``<cache root>/metad2a`` (:mod:`nagkit.paths`): meta-trained predictors."""
+    return cache_dir("metad2a")
+
+
+def meta_predictor_key(records_digest: str, features_digest: str, config: MetaTrainConfig,
+                       predictor: PredictorConfig, sde: SDE | None, seed: int) -> str:
+    """Hash of everything that determines a meta-trained predictor (progress bars and device excluded)."""
+    fit = {k: v for k, v in config.fit.to_dict().items() if k != "progress"}
+    spec = {
+        "version": META_VERSION, "records": records_digest, "features": features_digest, "seed": seed,
+        "meta": {"n_per_class": config.n_per_class, "n_valid": config.n_valid, "fit": fit},
+        "predictor": predictor.to_dict(), "sde": None if sde is None else [type(sde).__name__, vars(sde)],
+    }
+    return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:  # size and time: a changed file is hashed again
+    return file_digest(Path(path), "sha256")
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of ``path``, computed once per process while its size and modification time stay the same."""
+    stat = path.stat()
+    return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def cached_meta_predictor(records: Path | str, features: Path | str, config: MetaTrainConfig = MetaTrainConfig(),
+                          predictor: PredictorConfig | None = None, sde: SDE | None = None, seed: int = 0,
+                          cache_dir: Path | str | None = None, device: Device = "cpu") -> tuple[Predictor, dict]:
+    """:func:`meta_train_predictor` on the converted ``records`` and ``features`` files, trained once and
+    cached as ``cache_dir/<key>.pt`` (weights, losses and valid correlation; ``weights_only=True``).
+
+    ``predictor`` defaults to the dataset-aware config for 512-d (ResNet-18) features. The key
+    (:func:`meta_predictor_key`) hashes both files' SHA-256, the configs, the SDE and ``seed`` (which
+    overrides ``config.fit.seed``); the features are only loaded to train. Concurrent callers train it
+    once, a corrupt entry is retrained (:func:`nagkit.storage.cached`). The model is returned on ``device``.
+    """
+    records, features = Path(records), Path(features)
+    records = records / SAFE_RECORDS if records.is_dir() else records
+    features = features / SAFE_FEATURES if features.is_dir() else features
+    if not features.exists():
+        load_class_features(features)  # FileNotFoundError naming the download
+    config = replace(config, fit=replace(config.fit, seed=seed))
+    predictor = _meta_config(SetEncoderConfig().feature_dim, predictor)
+    key = meta_predictor_key(file_sha256(records), file_sha256(features), config, predictor, sde, seed)
+
+    def load(path: Path) -> tuple[Predictor, dict]:
+        entry = torch.load(path, weights_only=True)
+        model = _meta_model(predictor, seed)
+        model.load_state_dict(entry["state_dict"])
+        return model, entry["info"]
+
+    def compute() -> tuple[Predictor, dict]:
+        model = _meta_model(predictor, seed)
+        return model, _meta_fit(model, load_metad2a(records), load_class_features(features), config, sde, device)
+
+    def save(value: tuple[Predictor, dict], path: Path) -> None:
+        model, info = value
+        state = {k: v.cpu() for k, v in model.state_dict().items()}
+        atomic_torch_save({"state_dict": state, "info": info}, path)
+
+    model, info = cached(Path(cache_dir or default_cache_dir()) / f"{key}.pt", load, compute, save)
+    return model.to(as_device(device)).eval(), info

@@ -19,7 +19,7 @@ import torch
 from nagkit.benchmarks import get_benchmark
 from nagkit.diffusion.train import TrainConfig
 from nagkit.paths import cache_dir
-from nagkit.predictors.fit import FitConfig, SurrogateConfig, fit_predictor
+from nagkit.predictors.fit import Device, FitConfig, SurrogateConfig, as_device, fit_predictor
 from nagkit.predictors.model import Predictor
 from nagkit.profiles import check_profile
 from nagkit.spaces import get_space
@@ -93,12 +93,16 @@ QUICK = SurrogateConfig(noise_fit=FitConfig(steps=800, lr=2e-3))
 
 def property_profile(profile: str, score_config: TrainConfig) -> SurrogateConfig:
     """``quick``: 2,000 architectures, 500 / 800 steps; ``paper``: 10,000, 5,000 / 10,000 steps at
-    lr 1e-3. The SDE is the score net's (``score_config`` from its checkpoint; VE only)."""
+    lr 1e-3; ``smoke``: the paper's settings at 200 architectures and 30 / 30 steps. The SDE is the
+    score net's (``score_config`` from its checkpoint; VE only)."""
     if score_config.sde != "ve":
         raise ValueError(f"property predictors are trained under a VE-SDE; the score net uses {score_config.sde!r}")
     sde = {"sigma_min": score_config.sigma_min, "sigma_max": score_config.sigma_max}
     if check_profile(profile) == "quick":
         return replace(QUICK, **sde)
+    if profile == "smoke":
+        return SurrogateConfig(n_train=200, fit=FitConfig(steps=30, lr=1e-3), noise_fit=FitConfig(steps=30, lr=1e-3),
+                               **sde)
     return SurrogateConfig(n_train=10_000, fit=FitConfig(steps=5_000, lr=1e-3),
                            noise_fit=FitConfig(steps=10_000, lr=1e-3), **sde)
 
@@ -133,10 +137,11 @@ def property_key(prop: Property, noise_aware: bool, config: SurrogateConfig, see
 
 
 def property_predictor(prop: Property, noise_aware: bool = True, config: SurrogateConfig = QUICK,
-                       seed: int = 0, cache_dir: Path | str | None = None) -> Predictor:
+                       seed: int = 0, cache_dir: Path | str | None = None, device: Device = "cpu") -> Predictor:
     """Clean or noise-aware predictor of ``prop`` (in ``prop.unit``), cached as ``cache_dir/<key>.pt``
     (loaded with ``weights_only=True``) and reused when the key matches; trained once by concurrent
-    callers, retrained when the copy is corrupt (:func:`nagkit.storage.cached_module`)."""
+    callers, retrained when the copy is corrupt (:func:`nagkit.storage.cached_module`). Trained on and
+    returned on ``device`` (not part of the key)."""
     space = get_space(prop.space)
     pconf = replace(config.predictor, noise_aware=noise_aware)
 
@@ -149,7 +154,7 @@ def property_predictor(prop: Property, noise_aware: bool = True, config: Surroga
         archs = training_archs(space, config.n_train, seed)
         y = torch.as_tensor(prop.values(archs), dtype=torch.float32)
         fit = replace(config.noise_fit if noise_aware else config.fit, seed=seed)
-        fit_predictor(model, space.encode_batch(archs), y, fit, config.sde() if noise_aware else None)
+        fit_predictor(model, space.encode_batch(archs), y, fit, config.sde() if noise_aware else None, device=device)
 
     path = Path(cache_dir or default_cache_dir()) / f"{property_key(prop, noise_aware, config, seed)}.pt"
-    return cached_module(path, make, train)
+    return cached_module(path, make, train).to(as_device(device))

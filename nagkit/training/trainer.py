@@ -25,13 +25,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from nagkit.device import resolve_device
 from nagkit.data.datasets import ImageSet, Splits, load_splits
 from nagkit.nets import get_net
 from nagkit.profiles import check_profile
-from nagkit.progress import Interrupted, deferred_signals, enabled
+from nagkit.progress import Interrupted, deferred_signals, enabled, progress_bar as tqdm
 from nagkit.storage import atomic_torch_save
 
 SEEDS: tuple[int, ...] = (777, 888, 999)
@@ -77,11 +76,12 @@ class ImageTrainConfig:
 PROFILE_CONFIGS: dict[str, ImageTrainConfig] = {
     "paper": ImageTrainConfig(),
     "quick": ImageTrainConfig(epochs=3, batch_size=128, C=8, N=1),
+    "smoke": ImageTrainConfig(epochs=1, batch_size=16, C=4, N=1),  # the paper recipe, toy skeleton
 }
 
 
 def profile(name: str, **overrides) -> ImageTrainConfig:
-    """A named config (``paper`` | ``quick``) with fields overridden, e.g. ``profile("quick", epochs=2)``."""
+    """A named config (``quick`` | ``paper`` | ``smoke``) with fields overridden: ``profile("quick", epochs=2)``."""
     return dataclasses.replace(PROFILE_CONFIGS[check_profile(name)], **overrides)
 
 

@@ -19,7 +19,7 @@ import torch
 
 from nagkit.benchmarks import TabularBenchmark, get_benchmark
 from nagkit import paths
-from nagkit.predictors.fit import SurrogateConfig, evaluate, fit_predictor
+from nagkit.predictors.fit import Device, SurrogateConfig, as_device, evaluate, fit_predictor
 from nagkit.predictors.model import Predictor
 from nagkit.storage import cached_module
 
@@ -135,14 +135,14 @@ def surrogate_key(sources: tuple[str, ...], noise_aware: bool, config: Surrogate
 
 
 def train_surrogate(sources: tuple[str, ...], noise_aware: bool, config: SurrogateConfig = SurrogateConfig(),
-                    seed: int = 0, cache_dir: Path | str | None = None, benchmark: BenchmarkLike = "nb201"
-                    ) -> Predictor:
+                    seed: int = 0, cache_dir: Path | str | None = None, benchmark: BenchmarkLike = "nb201",
+                    device: Device = "cpu") -> Predictor:
     """Clean or noise-aware predictor of the ``sources`` objective, cached on disk.
 
     Trained on the seeded ``split(config.n_train, seed)`` training indices only; a cached copy
     (``cache_dir/<key>.pt``, loaded with ``weights_only=True``) is reused when the key matches.
     Concurrent callers train it once; a corrupt copy is reported, discarded and retrained
-    (:func:`nagkit.storage.cached_module`).
+    (:func:`nagkit.storage.cached_module`). Trained on and returned on ``device`` (not part of the key).
     """
     bench = as_benchmark(benchmark)
     space = bench.space
@@ -159,17 +159,18 @@ def train_surrogate(sources: tuple[str, ...], noise_aware: bool, config: Surroga
         train_idx = train_idx[torch.isfinite(y[train_idx])]  # architectures the sources have a value for
         fit = replace(config.noise_fit if noise_aware else config.fit, seed=seed)
         fit_predictor(model, space_matrices(bench)[train_idx], y[train_idx], fit,
-                      config.sde() if noise_aware else None)
+                      config.sde() if noise_aware else None, device=device)
 
     key = surrogate_key(sources, noise_aware, config, seed, bench.name)
-    return cached_module(Path(cache_dir or default_cache_dir()) / f"{key}.pt", make, train)
+    return cached_module(Path(cache_dir or default_cache_dir()) / f"{key}.pt", make, train).to(as_device(device))
 
 
 def lodo_surrogates(target: str, config: SurrogateConfig = SurrogateConfig(), seed: int = 0,
                     sources: tuple[str, ...] | None = None, cache_dir: Path | str | None = None,
-                    benchmark: BenchmarkLike = "nb201") -> dict:
+                    benchmark: BenchmarkLike = "nb201", device: Device = "cpu") -> dict:
     """Clean and noise-aware surrogates for ``target`` from ``sources`` (default: all the benchmark's
-    other datasets; e.g. ``("ImageNet16-120",)`` for NB201's ImageNet-only source) and the split."""
+    other datasets; e.g. ``("ImageNet16-120",)`` for NB201's ImageNet-only source) and the split,
+    on ``device``."""
     bench = as_benchmark(benchmark)
     sources = tuple(sources) if sources is not None else lodo_sources(target, bench)
     if target in sources:
@@ -177,17 +178,17 @@ def lodo_surrogates(target: str, config: SurrogateConfig = SurrogateConfig(), se
     train_idx, heldout_idx = split(config.n_train, seed, bench)
     return {
         "target": target, "sources": sources, "train_idx": train_idx, "heldout_idx": heldout_idx,
-        "clean": train_surrogate(sources, False, config, seed, cache_dir, bench),
-        "noise": train_surrogate(sources, True, config, seed, cache_dir, bench),
+        "clean": train_surrogate(sources, False, config, seed, cache_dir, bench, device),
+        "noise": train_surrogate(sources, True, config, seed, cache_dir, bench, device),
     }
 
 
 def heldout_correlation(model: Predictor, target: str, config: SurrogateConfig, seed: int = 0,
-                        t: float | None = None, n_cells: int | None = None, benchmark: BenchmarkLike = "nb201"
-                        ) -> dict[str, float]:
+                        t: float | None = None, n_cells: int | None = None, benchmark: BenchmarkLike = "nb201",
+                        device: Device = "cpu") -> dict[str, float]:
     """Rank correlation of a surrogate with ``target``'s benchmark test accuracy on the architectures
     held out of its training split (or a seeded subset of ``n_cells`` of them) that the target has a
-    value for; noise-aware models see their inputs noised at diffusion time ``t``."""
+    value for; noise-aware models see their inputs noised at diffusion time ``t``; run on ``device``."""
     bench = as_benchmark(benchmark)
     _, heldout = split(config.n_train, seed, bench)
     if n_cells is not None:
@@ -196,4 +197,4 @@ def heldout_correlation(model: Predictor, target: str, config: SurrogateConfig, 
     keep = np.isfinite(y)  # architectures the target has a value for
     heldout, y = heldout[torch.from_numpy(keep)], y[keep]
     sde = config.sde() if model.config.noise_aware else None
-    return evaluate(model, space_matrices(bench)[heldout], y, sde, t, seed=seed)
+    return evaluate(model, space_matrices(bench)[heldout], y, sde, t, seed=seed, device=device)

@@ -8,13 +8,13 @@ records, which needs downloaded ImageNet-32 features, ResNet-18 weights and the 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 
 from nagkit.guidance import Objective
-from nagkit.predictors.fit import SurrogateConfig, predict
+from nagkit.predictors.fit import Device, SurrogateConfig, predict
 from nagkit.transfer.lodo import BenchmarkLike, as_benchmark, lodo_surrogates
 
 if TYPE_CHECKING:
@@ -34,51 +34,56 @@ class Predictors:
 
 
 def lodo_predictors(target: str, sources: tuple[str, ...], config: SurrogateConfig, seed: int = 0,
-                    benchmark: BenchmarkLike = "nb201") -> Predictors:
-    """The surrogates of ``target`` trained on ``sources`` only (cached on disk)."""
-    s = lodo_surrogates(target, config, seed, sources, benchmark=benchmark)
+                    benchmark: BenchmarkLike = "nb201", device: Device = "cpu") -> Predictors:
+    """The surrogates of ``target`` trained on ``sources`` only (cached on disk), on ``device``."""
+    s = lodo_surrogates(target, config, seed, sources, benchmark=benchmark, device=device)
     clean, noise = s["clean"], s["noise"]
-    return Predictors(lambda x: predict(clean, x), noise.predict, " + ".join(sources))
+    return Predictors(lambda x: predict(clean, x, device=device), noise.predict, " + ".join(sources))
 
 
-def metad2a_predictors(target: str, config: SurrogateConfig, seed: int = 0,
-                       benchmark: BenchmarkLike = "nb201") -> Predictors:
+def metad2a_predictors(target: str, config: SurrogateConfig, seed: int = 0, benchmark: BenchmarkLike = "nb201",
+                       device: Device = "cpu") -> Predictors:
     """The paper's dataset-aware meta-predictor f(X, D) (clean and noise-aware copies, meta-trained
-    on MetaD2A's NB201 records) conditioned on the target's ResNet-18 class features."""
-    from nagkit.data.datasets import get_spec, load_splits
-    from nagkit.data.features import dataset_features
-    from nagkit.predictors.metad2a import (SAFE_FEATURES, MetaTrainConfig, default_source_dir, load_class_features,
-                                           load_metad2a, meta_train_predictor)
+    on MetaD2A's NB201 records as ``config.meta`` says, under ``config``'s SDE) conditioned on the
+    target's ResNet-18 class features (``config.meta.n_per_class`` training images per class).
+
+    ``target``: an NB201 dataset (``cifar10``, ``cifar100``, ``ImageNet16-120``) or any dataset of
+    :data:`nagkit.data.datasets.SPECS` (e.g. ``aircraft``, ``pets``), matched case-insensitively.
+    Both copies and the target's features are cached (:func:`nagkit.predictors.metad2a.cached_meta_predictor`,
+    :func:`nagkit.data.features.target_features`), so only the first call meta-trains.
+    """
+    from nagkit.data.features import target_features
+    from nagkit.predictors.metad2a import SAFE_FEATURES, cached_meta_predictor, default_source_dir
     from nagkit.predictors.model import PredictorConfig
     from nagkit.predictors.set_encoder import SetEncoderConfig
+    from nagkit.resources import METAD2A_RECORDS
 
     bench = as_benchmark(benchmark)
     if bench.space.name != "nb201":
         raise ValueError(f"the MetaD2A meta-predictor is meta-trained on NB201 records, not {bench.name}")
-    folder = default_source_dir()
-    features = load_class_features(folder / SAFE_FEATURES)  # offline: FileNotFoundError naming the download
-    data = load_metad2a()  # the packaged records
-    meta = MetaTrainConfig(fit=replace(MetaTrainConfig().fit, seed=seed))
-    dim = int(features[0].shape[-1])
-    clean, _ = meta_train_predictor(data, features, meta)
-    noise, _ = meta_train_predictor(data, features, meta, PredictorConfig(
-        noise_aware=True, dataset=SetEncoderConfig(feature_dim=dim)), config.sde())
-    target_features = dataset_features(load_splits(target).train, get_spec(target), seed=seed).features[None]
-    return Predictors(lambda x: predict(clean, x, dataset=target_features),
-                      lambda x, sigma: noise.predict(x, sigma, target_features), "MetaD2A meta-predictor")
+    features = default_source_dir() / SAFE_FEATURES  # offline: FileNotFoundError naming the download
+    meta = config.meta
+    clean, _ = cached_meta_predictor(METAD2A_RECORDS, features, meta, seed=seed, device=device)
+    noise, _ = cached_meta_predictor(METAD2A_RECORDS, features, meta, PredictorConfig(
+        noise_aware=True, dataset=SetEncoderConfig()), config.sde(), seed=seed, device=device)
+    where = next(clean.parameters()).device
+    encoded = target_features(target.lower(), per_class=meta.n_per_class, seed=seed, device=device)
+    feats = encoded.features[None].to(where)
+    return Predictors(lambda x: predict(clean, x, dataset=feats, device=where),
+                      lambda x, sigma: noise.predict(x, sigma, feats), "MetaD2A meta-predictor")
 
 
 def load_predictors(target: str, sources: tuple[str, ...], config: TransferConfig, seed: int = 0,
-                    benchmark: BenchmarkLike = "nb201") -> Predictors:
-    """The ranking and guidance predictors ``config.predictor`` names."""
+                    benchmark: BenchmarkLike = "nb201", device: Device = "cpu") -> Predictors:
+    """The ranking and guidance predictors ``config.predictor`` names, on ``device``."""
     if config.predictor == "metad2a":
-        return metad2a_predictors(target, config.surrogate, seed, benchmark)
-    return lodo_predictors(target, sources, config.surrogate, seed, benchmark)
+        return metad2a_predictors(target, config.surrogate, seed, benchmark, device)
+    return lodo_predictors(target, sources, config.surrogate, seed, benchmark, device)
 
 
 def accuracy_objectives(guides: Sequence[tuple[str, float]], config: SurrogateConfig, seed: int = 0,
-                        benchmark: BenchmarkLike = "nb201") -> list[Objective]:
+                        benchmark: BenchmarkLike = "nb201", device: Device = "cpu") -> list[Objective]:
     """One ``maximize`` objective per ``(dataset, weight)``: the noise-aware LODO surrogate of that
-    dataset's accuracy (trained on the benchmark's other datasets)."""
-    return [Objective(lodo_surrogates(name, config, seed, benchmark=benchmark)["noise"].predict, "maximize", weight)
-            for name, weight in guides]
+    dataset's accuracy (trained on the benchmark's other datasets), on ``device``."""
+    return [Objective(lodo_surrogates(name, config, seed, benchmark=benchmark, device=device)["noise"].predict,
+                      "maximize", weight) for name, weight in guides]

@@ -10,6 +10,7 @@ column. Predictors: :mod:`nagkit.transfer.predictors`.
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -19,7 +20,8 @@ import torch
 
 from nagkit.benchmarks import Ledger, TabularBenchmark
 from nagkit.diffusion.population import Population, sample_population
-from nagkit.diffusion.sample import SamplerConfig, generate
+from nagkit.device import resolve_device
+from nagkit.diffusion.sample import SamplerConfig, generate, model_device
 from nagkit.diffusion.scorenet import ScoreNet
 from nagkit.diffusion.sde import SDE
 from nagkit.diffusion.train import scorenet_and_sde
@@ -64,9 +66,13 @@ class TransferConfig:
 
 def transfer_profile(profile: str, **overrides) -> TransferConfig:
     """``quick``: LODO surrogates, nagkit's 20-step PC sampler, batches of 16. ``paper``: the
-    meta-predictor, the authors' 1,000-step PC sampler and batches of 256 (needs downloads)."""
+    meta-predictor, the authors' 1,000-step PC sampler and batches of 256 (needs downloads).
+    ``smoke``: the paper's predictor and sampler type at a 10-step PC sampler and batches of 16."""
     if check_profile(profile) == "quick":
         base = TransferConfig(surrogate=surrogate_profile("quick"))
+    elif profile == "smoke":
+        base = TransferConfig(batch_size=16, sampler=SamplerConfig("pc", 10, batch_size=16),
+                              surrogate=surrogate_profile("smoke"), predictor="metad2a")
     else:
         base = TransferConfig(batch_size=256, sampler=SamplerConfig("pc", 1000, batch_size=256),
                               surrogate=surrogate_profile("paper"), predictor="metad2a")
@@ -92,11 +98,13 @@ def generate_population(model: ScoreNet, sde: SDE, guide: Callable | None, confi
     return sample_population(draw, config.n_unique, config.max_batches)
 
 
-def rank(archs: Sequence[str], scorer: Callable[[torch.Tensor], torch.Tensor], space: SearchSpace) -> list[str]:
-    """``archs`` by descending clean-predictor score (generation order breaks ties)."""
+def rank(archs: Sequence[str], scorer: Callable[[torch.Tensor], torch.Tensor], space: SearchSpace,
+         device: str | torch.device = "cpu") -> list[str]:
+    """``archs`` by descending clean-predictor score (generation order breaks ties); the encodings are
+    scored on ``device`` (where the predictor is)."""
     if not archs:
         return []
-    scores = scorer(space.encode_batch(list(archs))).detach().numpy()
+    scores = scorer(space.encode_batch(list(archs)).to(device)).detach().cpu().numpy()
     return [archs[i] for i in np.argsort(-scores, kind="stable")]
 
 
@@ -140,16 +148,24 @@ def train_in_rank_order(ranked: Sequence[str], dataset: str, benchmark: TabularB
 
 
 def transfer_search(model: ScoreNet, sde: SDE, predictors: Predictors, dataset: str, sources: tuple[str, ...],
-                    config: TransferConfig, seed: int = 0, benchmark: BenchmarkLike = "nb201") -> TransferResult:
-    """One transfer-NAG run: guided population, ranking, training in rank order."""
+                    config: TransferConfig, seed: int = 0, benchmark: BenchmarkLike = "nb201",
+                    device: str = "cpu") -> TransferResult:
+    """One transfer-NAG run: guided population, ranking, training in rank order.
+
+    Generation and ranking run on ``device`` (:func:`nagkit.device.resolve_device`; the predictors must
+    be there too): the score net is copied there when it lives elsewhere (a shared network is never
+    moved). Random draws come from a CPU generator, so the noise is the same on every device."""
     bench = as_benchmark(benchmark)
     bench.check(dataset)
+    where = resolve_device(device)
+    if model is not None and model_device(model) != where:
+        model = copy.deepcopy(model).to(where)
     pop = generate_population(model, sde, predictors.guide, config, torch.Generator().manual_seed(seed), bench.space)
     pool = pop.archs[: config.n_unique]
     if not pool:
         raise ValueError(f"no valid architecture in {pop.n_drawn} samples ({pop.n_batches} batches); "
                          "lower the guidance scale or raise max_batches")
-    ranked = rank(pool, predictors.rank, bench.space)
+    ranked = rank(pool, predictors.rank, bench.space, where)
     ledger, until = train_in_rank_order(ranked, dataset, bench)
     acc = np.array([bench.query(a, dataset, "test_acc") for a in pool])
     inc = ledger.incumbent()
@@ -164,18 +180,21 @@ def transfer_search(model: ScoreNet, sde: SDE, predictors: Predictors, dataset: 
 
 
 def run_seed(item: dict) -> dict:
-    """Executor task: ``{"dataset", "sources", "seed", "config"[, "space"]}`` -> ``TransferResult.to_dict()``.
+    """Executor task: ``{"dataset", "sources", "seed", "config"[, "space", "device", "profile", "checkpoint"]}`` ->
+    ``TransferResult.to_dict()``.
 
-    ``space`` (default ``"nb201"``) names the benchmark; loads its packaged score net and the
-    (cached) predictors of ``sources``; predictors are trained with seed 0, ``seed`` drives generation.
+    ``space`` (default ``"nb201"``) names the benchmark; loads the score net of ``profile`` (default
+    quick: the packaged one) or ``checkpoint`` (:func:`~nagkit.diffusion.train.scorenet_and_sde`) and the
+    (cached) predictors of ``sources``; predictors are trained with seed 0, ``seed`` drives generation;
+    ``device`` (default ``"cpu"``) is where predictors, generation and ranking run.
     """
     torch.set_num_threads(1)
-    space = item.get("space", "nb201")
-    model, sde = scorenet_and_sde(space)
+    space, device = item.get("space", "nb201"), item.get("device", "cpu")
+    model, sde = scorenet_and_sde(space, item.get("checkpoint"), profile=item.get("profile", "quick"))
     sources = tuple(item["sources"])
-    predictors = load_predictors(item["dataset"], sources, item["config"], seed=0, benchmark=space)
+    predictors = load_predictors(item["dataset"], sources, item["config"], seed=0, benchmark=space, device=device)
     return transfer_search(model, sde, predictors, item["dataset"], sources, item["config"], item["seed"],
-                           benchmark=space).to_dict()
+                           benchmark=space, device=device).to_dict()
 
 
 def summarise_runs(runs: Sequence[dict]) -> dict:

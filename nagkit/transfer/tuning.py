@@ -43,13 +43,13 @@ def optimum_rank(scorer: Callable[[torch.Tensor], torch.Tensor], dataset: str,
 
 
 def choose_scale(target: str, grid: Sequence[float], seeds: Sequence[int], config: TransferConfig,
-                 executor=None, space: str = "nb201") -> tuple[float, list[dict]]:
+                 executor=None, space: str = "nb201", profile: str = "quick") -> tuple[float, list[dict]]:
     """Guidance scale for ``target`` (a dataset of the benchmark of ``space``) chosen on the
-    pseudo-task of its LODO sources (largest :func:`scale_score`; the smaller scale on ties).
-    Returns the scale and one row per grid value."""
+    pseudo-task of its LODO sources (largest :func:`scale_score`; the smaller scale on ties), sampling
+    from the score net of ``profile``. Returns the scale and one row per grid value."""
     pseudo_target, pseudo_sources = pseudo_task(lodo_sources(target, space))
     items = [{"dataset": pseudo_target, "sources": pseudo_sources, "seed": s, "config": replace(config, scale=w),
-              "space": space} for w in grid for s in seeds]
+              "space": space, "profile": profile} for w in grid for s in seeds]
     runs = (executor or get_executor()).map(run_seed, items, desc=f"scale for {target}")
     table, best = [], None
     for i, w in enumerate(grid):

@@ -1,0 +1,1 @@
+"""Baselines the paper compares against: GDSS, an undirected graph diffusion (:mod:`nagkit.baselines.gdss`)."""
