@@ -54,7 +54,8 @@ def run_all(profile: str = "quick", only: list[str] | None = None, executor: str
 
     root = repo_root()
     _, results = output_dirs(profile)
-    os.environ[TEXT_BARS] = "1"  # the kernels inherit it: text progress bars, which papermill's log_output shows
+    if profile != "quick":  # long runs: the kernels inherit it, text bars reach papermill's log (log_output)
+        os.environ[TEXT_BARS] = "1"
     for nb in notebook_list(root):
         if only and not any(nb.name.startswith(o) for o in only):
             continue

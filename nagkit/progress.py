@@ -25,7 +25,8 @@ TEXT_BARS = "NAGKIT_TEXT_PROGRESS"  # set (to 1) by batch runs (papermill): text
 def progress_bar(iterable=None, **kwargs):  # noqa: ANN001, ANN201 (tqdm's own signature)
     """``tqdm.auto``'s bar (a widget in a notebook) in the main process; a text bar in worker processes
     (a forked kernel's connection cannot carry widget messages: each update would log a warning) and
-    wherever ``$NAGKIT_TEXT_PROGRESS`` is set (``python -m nagkit.notebooks``: the bars reach papermill's log)."""
+    wherever ``$NAGKIT_TEXT_PROGRESS`` is set (``python -m nagkit.notebooks`` for the paper and smoke
+    profiles: the bars reach papermill's log)."""
     import multiprocessing
 
     from tqdm import auto, std

@@ -31,6 +31,7 @@
 # %% tags=["parameters"]
 profile = "quick"
 seed = 0
+device = "cpu"  # score-net training: "auto", "cpu" or "cuda[:i]" (the paper profile wants a GPU)
 
 # %%
 from dataclasses import asdict, replace
@@ -38,20 +39,18 @@ from dataclasses import asdict, replace
 import matplotlib.pyplot as plt
 import torch
 
-from nagkit.diffusion.checkpoint import load_checkpoint, packaged_checkpoint
+from nagkit.diffusion.checkpoint import load_checkpoint, packaged_checkpoint, trained_checkpoint
 from nagkit.diffusion.sample import SamplerConfig, generate
 from nagkit.diffusion.scorenet import ScoreNet, ScoreNetConfig, n_parameters
 from nagkit.diffusion.train import make_sde, profile as train_profile, train
-from nagkit.metrics import validity
 from nagkit.figures import save_figure
+from nagkit.metrics import validity
 from nagkit.notebooks import output_dirs
-from nagkit.paths import cache_dir
 from nagkit.regression import Tolerance, assert_matches_stored, tolerance_table
 from nagkit.report import row, write_results
 from nagkit.spaces import get_space
 
 FIG, RES = output_dirs(profile)
-RUNS = cache_dir("scorenets")  # this notebook's training runs (nagkit.paths: $NAGKIT_CACHE)
 SPACES = ("nb201", "mbv3")
 DEMO_STEPS = {"nb201": 200, "mbv3": 100}  # quick profile: steps trained inside this notebook
 
@@ -80,8 +79,8 @@ for name in SPACES:
     if profile == "quick":
         cfg = replace(cfg, steps=DEMO_STEPS[name], checkpoint_every=DEMO_STEPS[name])
     # paper profile: 250k / 1M steps, checkpointed every `checkpoint_every` steps; rerunning the notebook resumes
-    runs[name] = train(space, net, cfg, RUNS / f"02_scorenet_{name}_{profile}.pt", progress=profile != "quick",
-                       resume=profile != "quick")
+    runs[name] = train(space, net, cfg, trained_checkpoint(name, profile), progress=profile != "quick",
+                       resume=profile != "quick", device=device)
     print(f"{name}: {len(runs[name].losses)} steps in {runs[name].seconds:.0f} s")
 
 # %% tags=["nbval-ignore-output"]

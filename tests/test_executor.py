@@ -203,7 +203,7 @@ def test_worker_processes_get_text_bars_the_main_process_tqdm_auto() -> None:
 
 
 def test_batch_runs_get_text_bars(monkeypatch) -> None:
-    """``python -m nagkit.notebooks`` sets $NAGKIT_TEXT_PROGRESS: bars papermill's log can show."""
+    """``python -m nagkit.notebooks --profile paper`` sets $NAGKIT_TEXT_PROGRESS: bars papermill's log can show."""
     from nagkit.progress import TEXT_BARS
 
     monkeypatch.setattr("tqdm.auto.tqdm", type("Widget", (), {"__init__": lambda self, *a, **k: None}))
