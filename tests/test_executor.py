@@ -191,11 +191,15 @@ def _bar_class(_: int) -> str:
     return type(bar).__module__
 
 
-def test_worker_processes_get_text_bars_the_main_process_tqdm_auto() -> None:
+def test_worker_processes_get_text_bars_the_main_process_tqdm_auto(monkeypatch) -> None:
     """Widget bars cannot be sent from forked workers of a notebook kernel: workers use tqdm.std."""
     import multiprocessing
 
     from tqdm import auto
+
+    from nagkit.progress import TEXT_BARS
+
+    monkeypatch.delenv(TEXT_BARS, raising=False)  # conftest.py sets it for nbval's kernels
 
     assert _bar_class(0) == auto.tqdm.__module__
     with multiprocessing.get_context("fork").Pool(1) as pool:
@@ -206,6 +210,7 @@ def test_batch_runs_get_text_bars(monkeypatch) -> None:
     """``python -m nagkit.notebooks --profile paper`` sets $NAGKIT_TEXT_PROGRESS: bars papermill's log can show."""
     from nagkit.progress import TEXT_BARS
 
+    monkeypatch.delenv(TEXT_BARS, raising=False)
     monkeypatch.setattr("tqdm.auto.tqdm", type("Widget", (), {"__init__": lambda self, *a, **k: None}))
     assert _bar_class(0) == __name__  # the stand-in "widget" class, defined in this module
     monkeypatch.setenv(TEXT_BARS, "1")
