@@ -93,7 +93,38 @@ def transfer(args: argparse.Namespace) -> dict:
     return {**r.to_dict(), "text": text}
 
 
+def mbv3_transfer(args: argparse.Namespace) -> dict:
+    from nagkit.data.datasets import get_spec
+    from nagkit.executor import get_executor
+    from nagkit.progress import enabled
+    from nagkit.transfer.mbv3 import mbv3_transfer, mbv3_transfer_profile
+
+    get_spec(args.dataset)  # KeyError listing the datasets before any work
+    overrides = {"top_k": args.top_k} if args.top_k is not None else {}
+    config = mbv3_transfer_profile(args.profile, **overrides)
+    executor = get_executor(args.executor, progress=enabled(not args.json), gpu_tasks=args.device != "cpu")
+    return mbv3_transfer(args.dataset, config, args.seed, args.profile, args.checkpoint, executor, args.device,
+                         progress=enabled(not args.json))
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    p = add_parser(sub, "mbv3-transfer", "transfer NAS on MobileNetV3 (paper Table 2): guided generation, "
+                                         "meta-predictor ranking, OFA fine-tuning of the top subnets", mbv3_transfer)
+    p.add_argument("--dataset", required=True, help="target: cifar10, cifar100, aircraft, pets (an unknown name lists "
+                                                    "them)")
+    p.add_argument("--seed", type=seed, default=0, help="generation seed")
+    p.add_argument("--top-k", type=int_range(1, MAX_ARCHS), default=None,
+                   help="subnets to fine-tune (default: the profile's; paper: 30)")
+    p.add_argument("--profile", choices=PROFILES, default="paper",
+                   help="paper: 5,000 samples, top 30, 3 seeds x 20 epochs at 224 px; every profile needs the "
+                        "downloads (`nagkit data status`)")
+    p.add_argument("--executor", choices=("serial", "local", "ray"), default="local",
+                   help="where the fine-tuning jobs run")
+    p.add_argument("--device", type=device, default="cpu", help="cpu (default), auto, cuda ...: generation and "
+                                                                 "ranking; other than cpu, one GPU per fine-tuning job")
+    p.add_argument("--checkpoint", type=input_file, default=None,
+                   help="MBV3 score-net checkpoint (default: the one notebook 02 trains for the profile)")
+
     p = add_parser(sub, "transfer", "transfer NAG on a tabular benchmark: guided generation, rank, "
                                     "train in rank order", transfer)
     p.add_argument("--space", choices=registry("nagkit.benchmarks", "BENCHMARKS"), default="nb201",

@@ -45,6 +45,9 @@ SAFE_FEATURES = "imagenet32_resnet18_features.pt"
 FEATURES_URL = "https://www.dropbox.com/s/7r3hpugql8qgi9d/imgnet32bylabel.pt?dl=1"
 _TRANSFER_NAG = "https://raw.githubusercontent.com/CownowAn/DiffusionNAG/main/NAS-Bench-201/data/transfer_nag/"
 OFA_NET = "ofa_mbv3_d234_e346_k357_w1.0"
+OFA_DB = "ofa/predictor"  # MetaD2A's MobileNetV3 predictor database: database_219152_14.0K_{train,val}.pt
+TABLE2 = "Table 2 MBV3 transfer NAS: `nagkit mbv3-transfer --profile paper` [needs data/GPU]"
+SAFE_OFA_RECORDS = "metad2a_mbv3.pt"  # nagkit.predictors.ofa_records writes it
 NOT_PUBLISHED = "not published"
 
 # Report rows (results/REPORT.md "section: row") and notebook uses the artifacts enable.
@@ -112,6 +115,13 @@ def _convert_metad2a(root: Path) -> object:
     from nagkit.predictors.metad2a import convert_metad2a
 
     return convert_metad2a(root / METAD2A, root / METAD2A, trust_pickles=True)
+
+
+def _convert_ofa_records(root: Path) -> object:
+    """MetaD2A's MobileNetV3 predictor database (copied by the user) -> nagkit's weights_only records."""
+    from nagkit.predictors.ofa_records import convert_ofa_records
+
+    return convert_ofa_records(root / OFA_DB, root / "ofa", trust_pickles=True)
 
 
 def _dataset(name: str, what: str, enables: tuple[str, ...], needs: tuple[str, ...]) -> Artifact:
@@ -204,8 +214,17 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact("ofa-mbv3", f"ofa/{OFA_NET}",
              "OFA MobileNetV3 supernet weights (width 1.0, torch checkpoint with a state_dict)",
              ("06 MBV3 subnets from OFA weights (`ofa_weights = PATH`; `nagkit train --space mbv3 --ofa-weights "
-              "PATH`); the paper's MBV3 transfer protocol fine-tunes from them (not run by any notebook yet)",),
-             url=f"https://raw.githubusercontent.com/han-cai/files/master/ofa/ofa_nets/{OFA_NET}"),
+              "PATH`)", TABLE2), url=f"https://raw.githubusercontent.com/han-cai/files/master/ofa/ofa_nets/{OFA_NET}"),
+    Artifact("ofa-predictor-db", OFA_DB,
+             "MetaD2A's MobileNetV3 predictor database: (OFA subnet, ImageNet task, accuracy, FLOPs) records, "
+             "validation and training split (torch pickles: untrusted)", (TABLE2,), folder=True,
+             needs=("database_219152_14.0K_train.pt", "database_219152_14.0K_val.pt"),
+             command=("no direct download: the MetaD2A / DiffusionNAG MobileNetV3 data expects it in "
+                      "data/ofa/predictor/processed/ and no script of theirs downloads it; copy "
+                      "database_219152_14.0K_{{train,val}}.pt into {dest}")),
+    Artifact("ofa-records", f"ofa/{SAFE_OFA_RECORDS}",
+             "the MobileNetV3 predictor database converted by nagkit into a weights_only records file "
+             "(`nagkit fetch ofa-records` trusts the copied pickles)", (TABLE2,), make=_convert_ofa_records),
 )
 
 

@@ -33,6 +33,7 @@ from nagkit.predictors.fit import N_VALID, Device, MetaTrainConfig, as_device, f
 from nagkit.predictors.model import Predictor, PredictorConfig
 from nagkit.predictors.set_encoder import SetEncoderConfig
 from nagkit.resources import METAD2A_RECORDS
+from nagkit.spaces import get_space
 from nagkit.spaces.nb201 import NB201Space
 from nagkit.storage import atomic_torch_save, cached
 
@@ -168,9 +169,10 @@ def convert_metad2a(src_dir: Path | str, out_dir: Path | str, trust_pickles: boo
 
 @dataclass(frozen=True)
 class MetaD2AData:
-    """Records ``(task, arch, acc)`` of 20-class ImageNet-32 tasks; ``task_classes[task]`` holds the
-    task's 1-based ImageNet-32 class ids; ``idx`` is MetaD2A's record permutation (the first 400
-    records are its validation split); ``ridx`` a permutation of the NB201 indices they ship."""
+    """Records ``(task, arch, acc)`` of ImageNet-32 tasks (20 classes on NB201); ``task_classes[task]``
+    holds the task's 1-based ImageNet-32 class ids (0 pads a task with fewer classes than the widest);
+    ``idx`` is MetaD2A's record permutation (the first 400 records are its validation split);
+    ``ridx`` a permutation of the NB201 indices they ship (empty for other spaces)."""
 
     arch: list[str]
     task: torch.Tensor
@@ -182,13 +184,14 @@ class MetaD2AData:
     idx: torch.Tensor
     ridx: torch.Tensor
     source: str = ""
+    space: str = "nb201"  # the search space of ``arch`` (nagkit.spaces.SPACES)
 
     def __len__(self) -> int:
         return len(self.arch)
 
     def x(self) -> torch.Tensor:
-        """One-hot NB201 matrices of the records, ``(n, 8, 7)``."""
-        return NB201Space().encode_batch(self.arch)
+        """One-hot matrices of the records in their space (``(n, 8, 7)`` on NB201)."""
+        return get_space(self.space).encode_batch(self.arch)
 
     def split(self, n_valid: int = N_VALID) -> tuple[torch.Tensor, torch.Tensor]:
         """MetaD2A's (train, valid) record indices."""
@@ -208,7 +211,8 @@ def load_metad2a(path: Path | str | None = None) -> MetaD2AData:
     d = torch.load(path, weights_only=True)
     if d.get("format") != RECORDS_FORMAT:
         raise ValueError(f"{path}: not a {RECORDS_FORMAT} file (format {d.get('format')!r})")
-    return MetaD2AData(**{k: d[k] for k in MetaD2AData.__dataclass_fields__})
+    return MetaD2AData(**{k: d[k] for k in MetaD2AData.__dataclass_fields__ if k != "space"},
+                       space=d.get("space", "nb201"))
 
 
 def save_class_features(features: list[torch.Tensor], path: Path | str, source: str = "") -> Path:
@@ -255,6 +259,8 @@ class TaskFeatureSampler:
         out = []
         for task in self.data.task[records].tolist():
             classes = self.data.task_classes[task].tolist()
+            used = [c for c in classes if c > 0]  # a narrower task's own classes fill its padding, in turn
+            classes = [used[i % len(used)] for i in range(len(classes))]
             out.append(torch.stack([self._draw(self.features[c - 1], generator) for c in classes]))
         return torch.stack(out)
 
@@ -269,10 +275,10 @@ def _meta_config(feature_dim: int, predictor: PredictorConfig | None) -> Predict
     return predictor
 
 
-def _meta_model(predictor: PredictorConfig, seed: int) -> Predictor:
+def _meta_model(predictor: PredictorConfig, seed: int, space: str = "nb201") -> Predictor:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return Predictor(NB201Space(), predictor)
+        return Predictor(get_space(space), predictor)
 
 
 def _meta_fit(model: Predictor, data: MetaD2AData, features: list[torch.Tensor], config: MetaTrainConfig,
@@ -305,7 +311,7 @@ def meta_train_predictor(data: MetaD2AData, features: list[torch.Tensor], config
     dimension; pass a noise-aware config (and ``sde``) for the guidance copy.
     """
     predictor = _meta_config(int(features[0].shape[-1]), predictor)
-    model = _meta_model(predictor, config.fit.seed)
+    model = _meta_model(predictor, config.fit.seed, data.space)
     return model, _meta_fit(model, data, features, config, sde, device)
 
 
@@ -339,9 +345,11 @@ def file_sha256(path: Path) -> str:
 
 def cached_meta_predictor(records: Path | str, features: Path | str, config: MetaTrainConfig = MetaTrainConfig(),
                           predictor: PredictorConfig | None = None, sde: SDE | None = None, seed: int = 0,
-                          cache_dir: Path | str | None = None, device: Device = "cpu") -> tuple[Predictor, dict]:
+                          cache_dir: Path | str | None = None, device: Device = "cpu",
+                          space: str = "nb201") -> tuple[Predictor, dict]:
     """:func:`meta_train_predictor` on the converted ``records`` and ``features`` files, trained once and
     cached as ``cache_dir/<key>.pt`` (weights, losses and valid correlation; ``weights_only=True``).
+    ``space``: the search space of the records (``ValueError`` when the file holds another).
 
     ``predictor`` defaults to the dataset-aware config for 512-d (ResNet-18) features. The key
     (:func:`meta_predictor_key`) hashes both files' SHA-256, the configs, the SDE and ``seed`` (which
@@ -359,13 +367,16 @@ def cached_meta_predictor(records: Path | str, features: Path | str, config: Met
 
     def load(path: Path) -> tuple[Predictor, dict]:
         entry = torch.load(path, weights_only=True)
-        model = _meta_model(predictor, seed)
+        model = _meta_model(predictor, seed, space)
         model.load_state_dict(entry["state_dict"])
         return model, entry["info"]
 
     def compute() -> tuple[Predictor, dict]:
-        model = _meta_model(predictor, seed)
-        return model, _meta_fit(model, load_metad2a(records), load_class_features(features), config, sde, device)
+        data = load_metad2a(records)
+        if data.space != space:
+            raise ValueError(f"{records} holds {data.space} records, not {space}")
+        model = _meta_model(predictor, seed, space)
+        return model, _meta_fit(model, data, load_class_features(features), config, sde, device)
 
     def save(value: tuple[Predictor, dict], path: Path) -> None:
         model, info = value
