@@ -44,7 +44,7 @@ BASE = {
     "info": [], "space": ["nb201"], "query": ["nb201", ARCH, "--dataset", "cifar10"], "report": [],
     "train-scorenet": ["--space", "nb201", "--out", "{out}"], "generate": ["--space", "nb201", "--out", "{out}"],
     "search": ["--method", "rs"], "fetch": ["cifar10"], "train": [ARCH], "transfer": ["--dataset", "cifar10"],
-    "data": ["status"], "robustness": [], "mbv3-transfer": ["--dataset", "cifar10"], "gdss": ["--space", "nb201"],
+    "data": ["status"], "robustness": [], "mbv3-transfer": ["--dataset", "cifar10"], "bo-mbv3": [], "gdss": ["--space", "nb201"],
 }
 # Allowed [lo, hi] of every numeric flag.
 RANGES = {
@@ -59,6 +59,7 @@ RANGES = {
     ("fetch", "--timeout"): (0.01, 86_400.0),
     ("robustness", "--seed"): SEED, ("robustness", "--guidance-scale"): (0.0, 1e6),
     ("gdss", "--seed"): SEED, ("gdss", "--samples"): (1, 1_000_000),
+    ("bo-mbv3", "--seed"): SEED, ("bo-mbv3", "--budget"): (1, 1_000_000),
     ("mbv3-transfer", "--seed"): SEED, ("mbv3-transfer", "--top-k"): (1, 1_000_000),
 }
 CHOICES = {("query", "--seed"): (777, 888, 999), ("search", "--val-seed"): (777, 888)}
@@ -68,7 +69,7 @@ PATHS = {
     ("train", "--root"): common.data_root, ("train", "--checkpoint-dir"): common.output_dir,
     ("train", "--ofa-weights"): common.input_file, ("fetch", "--root"): common.data_root,
     ("robustness", "--root"): common.data_root, ("transfer", "--checkpoint"): common.input_file,
-    ("mbv3-transfer", "--checkpoint"): common.input_file,
+    ("mbv3-transfer", "--checkpoint"): common.input_file, ("bo-mbv3", "--weights"): common.input_file,
 }
 DEVICES = {("train", "--device"), ("train-scorenet", "--device"), ("generate", "--device"), ("transfer", "--device"),
            ("robustness", "--device"), ("gdss", "--device"), ("mbv3-transfer", "--device")}

@@ -1,9 +1,10 @@
-"""``nagkit search``: one NAS run on a tabular benchmark, printing the incumbent trajectory."""
+"""``nagkit search``: one NAS run on a tabular benchmark, printing the incumbent trajectory; ``nagkit bo-mbv3``: one on
+the OFA accuracy predictor."""
 from __future__ import annotations
 
 import argparse
 
-from nagkit.cli.common import MAX_ARCHS, add_parser, int_range, registry, seed
+from nagkit.cli.common import MAX_ARCHS, add_parser, input_file, int_range, registry, seed
 
 PRIOR_METHODS = ("bananas", "diffusionnag-bo")
 
@@ -49,7 +50,30 @@ def search(args: argparse.Namespace) -> dict:
             "text": "\n".join(lines)}
 
 
+def bo_mbv3(args: argparse.Namespace) -> dict:
+    from nagkit.search.base import STRATEGIES
+    from nagkit.search.ofa_bo import run_mbv3_bo
+
+    if args.method not in STRATEGIES:
+        raise KeyError(f"unknown method {args.method!r}; valid: {list(STRATEGIES)}")
+    run = run_mbv3_bo({"label": args.method, "spec": {"name": args.method}, "seed": args.seed,
+                       "budget": args.budget, "predictor": args.weights})
+    text = (f"{args.method} on MBV3 / ImageNet (OFA accuracy predictor), budget {args.budget}, seed {args.seed}: "
+            f"{run['final_acc']:.2f}% predicted top-1, {run['final_arch']}")
+    return {**run, "text": text}
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    p = add_parser(sub, "bo-mbv3", "one BO / search run on MobileNetV3 subnets scored by OFA's ImageNet accuracy "
+                                   "predictor (paper Figs. 3-4)", bo_mbv3)
+    p.add_argument("--method", default="diffusionnag-bo", help="a search strategy, e.g. diffusionnag-bo, bananas "
+                                                               "(an unknown name lists them)")
+    p.add_argument("--budget", type=int_range(1, MAX_ARCHS), default=50, help="predictor queries")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--weights", type=input_file, default=None,
+                   help="OFA's acc_predictor.pth (default: <data root>/ofa/acc_predictor.pth; `nagkit fetch "
+                        "ofa-acc-predictor`)")
+
     p = add_parser(sub, "search", "one NAS run on a tabular benchmark through the benchmark ledger", search)
     p.add_argument("--method", required=True, help="a search strategy, e.g. rs (an unknown name lists them)")
     p.add_argument("--space", choices=registry("nagkit.benchmarks", "BENCHMARKS"), default="nb201",

@@ -46,6 +46,7 @@ FEATURES_URL = "https://www.dropbox.com/s/7r3hpugql8qgi9d/imgnet32bylabel.pt?dl=
 _TRANSFER_NAG = "https://raw.githubusercontent.com/CownowAn/DiffusionNAG/main/NAS-Bench-201/data/transfer_nag/"
 OFA_NET = "ofa_mbv3_d234_e346_k357_w1.0"
 OFA_DB = "ofa/predictor"  # MetaD2A's MobileNetV3 predictor database: database_219152_14.0K_{train,val}.pt
+BO_MBV3 = "BO on MBV3 / ImageNet-1K (paper Figs. 3-4): `nagkit bo-mbv3` [needs data]"
 TABLE2 = "Table 2 MBV3 transfer NAS: `nagkit mbv3-transfer --profile paper` [needs data/GPU]"
 SAFE_OFA_RECORDS = "metad2a_mbv3.pt"  # nagkit.predictors.ofa_records writes it
 NOT_PUBLISHED = "not published"
@@ -215,6 +216,9 @@ ARTIFACTS: tuple[Artifact, ...] = (
              "OFA MobileNetV3 supernet weights (width 1.0, torch checkpoint with a state_dict)",
              ("06 MBV3 subnets from OFA weights (`ofa_weights = PATH`; `nagkit train --space mbv3 --ofa-weights "
               "PATH`)", TABLE2), url=f"https://raw.githubusercontent.com/han-cai/files/master/ofa/ofa_nets/{OFA_NET}"),
+    Artifact("ofa-acc-predictor", "ofa/acc_predictor.pth",
+             "OFA's ImageNet top-1 accuracy predictor of MobileNetV3 subnets (tutorial MLP, torch state dict)",
+             (BO_MBV3,), url="https://hanlab.mit.edu/files/OnceForAll/tutorial/acc_predictor.pth"),
     Artifact("ofa-predictor-db", OFA_DB,
              "MetaD2A's MobileNetV3 predictor database: (OFA subnet, ImageNet task, accuracy, FLOPs) records, "
              "validation and training split (torch pickles: untrusted)", (TABLE2,), folder=True,

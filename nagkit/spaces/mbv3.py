@@ -166,6 +166,7 @@ class MBV3Space(SearchSpace):
     """OFA MobileNetV3 subnets (about 10^19); node features: 20 slots x 9 kernel/expand types."""
 
     name = "mbv3"
+    surrogate_encoding = "onehot"  # paths through 20 slots of 9 types: about 10^19 path features
     vocab = VOCAB
     optional_rows = True
     # Authors' sigma_max and 1M paper iterations; the quick net (resources/SCORENET.md) learns "layer 4
