@@ -29,30 +29,14 @@ class Metric(str, Enum):
         return self.value
 
 
-class TabularBenchmark(ABC):
-    """A finite space whose architectures all have looked-up values.
-
-    ``units[metric]`` is ``(unit, factor)``: the factor turns a stored value into that unit (e.g.
-    latency stored in seconds, shown in ms). ``cost_metric`` is what training one architecture costs
-    (``None``: the benchmark records no training cost; each training then costs 1, in ``cost_unit``).
-    """
+class BenchmarkNames:
+    """The name checks of anything a :class:`~nagkit.benchmarks.ledger.Ledger` queries: ``name``,
+    ``datasets``, ``metrics`` and ``seeds`` as :class:`TabularBenchmark` declares them."""
 
     name: str
-    space: SearchSpace
     datasets: tuple[str, ...]
     metrics: tuple[Metric, ...]
-    units: dict[str, tuple[str, float]]  # keyed by the metric's value
     seeds: tuple[int, ...] = ()  # benchmark seeds of per-seed metrics; () when only means are published
-    cost_metric: Metric | None = Metric.TRAIN_TIME
-    cost_unit: str = "s"
-
-    @abstractmethod
-    def table(self, dataset: str, metric: str, seed: int | None = None) -> np.ndarray:
-        """Every architecture's value in ``space.enumerate()`` order (NaN where the benchmark has none)."""
-
-    @abstractmethod
-    def index(self, arch: str) -> int:
-        """Position of ``arch`` in ``space.enumerate()``; ``ValueError`` on a malformed string."""
 
     def check(self, dataset: str, metric: str | None = None) -> None:
         """``KeyError`` naming the valid choices for an unknown dataset or metric."""
@@ -63,8 +47,30 @@ class TabularBenchmark(ABC):
 
     def check_seed(self, seed: int | None) -> None:
         if seed is not None and seed not in self.seeds:
-            valid = f"{list(self.seeds)} or None for the mean" if self.seeds else "None (only means are published)"
+            valid = f"{list(self.seeds)} or None for the mean" if self.seeds else "None (no seeds: only means are published)"
             raise KeyError(f"unknown {self.name} seed {seed!r}; valid: {valid}")
+
+
+class TabularBenchmark(BenchmarkNames, ABC):
+    """A finite space whose architectures all have looked-up values.
+
+    ``units[metric]`` is ``(unit, factor)``: the factor turns a stored value into that unit (e.g.
+    latency stored in seconds, shown in ms). ``cost_metric`` is what training one architecture costs
+    (``None``: the benchmark records no training cost; each training then costs 1, in ``cost_unit``).
+    """
+
+    space: SearchSpace
+    units: dict[str, tuple[str, float]]  # keyed by the metric's value
+    cost_metric: Metric | None = Metric.TRAIN_TIME
+    cost_unit: str = "s"
+
+    @abstractmethod
+    def table(self, dataset: str, metric: str, seed: int | None = None) -> np.ndarray:
+        """Every architecture's value in ``space.enumerate()`` order (NaN where the benchmark has none)."""
+
+    @abstractmethod
+    def index(self, arch: str) -> int:
+        """Position of ``arch`` in ``space.enumerate()``; ``ValueError`` on a malformed string."""
 
     def query(self, arch: str, dataset: str, metric: str, seed: int | None = None) -> float:
         """One benchmark value; ``ValueError`` on a malformed string, ``KeyError`` on bad names."""

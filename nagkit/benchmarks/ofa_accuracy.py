@@ -8,8 +8,8 @@ zero for slots past a stage's depth, and a one-hot input resolution among 112, 1
 top-1 accuracy as a fraction; nagkit reports %.
 
 :class:`OFAAccuracyBenchmark` offers what :class:`~nagkit.benchmarks.ledger.Ledger` and the search
-strategies use (``space``, ``datasets``, ``check``, ``check_seed``, ``query``, ``cost``) without a table:
-the space has about 10^19 subnets. One prediction stands for both validation and test accuracy, and each
+strategies use (``space``, ``datasets``, the checks of :class:`~nagkit.benchmarks.base.BenchmarkNames`, ``query``, ``cost``)
+without a table: the space has about 10^19 subnets. One prediction stands for both validation and test accuracy, and each
 "training" costs 1 (``cost_unit = "trainings"``).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nagkit.benchmarks.base import Metric
+from nagkit.benchmarks.base import BenchmarkNames, Metric
 from nagkit.paths import data_root
 from nagkit.spaces import mbv3
 
@@ -28,10 +28,16 @@ RESOLUTIONS: tuple[int, ...] = tuple(range(112, 225, 16))  # the predictor's res
 N_FEATURES = 2 * 3 * mbv3.N_STAGES * mbv3.MAX_DEPTH + len(RESOLUTIONS)  # 128
 
 
-def ofa_features(arch: str, resolution: int = 224) -> torch.Tensor:
-    """The predictor's 128-d encoding of an MBV3 string at ``resolution`` (``ValueError`` on a bad one)."""
+def resolution_onehot(resolution: int) -> torch.Tensor:
+    """The predictor's resolution one-hot; ``ValueError`` for a resolution it was not trained at."""
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution}")
+    return torch.eye(len(RESOLUTIONS))[RESOLUTIONS.index(resolution)]
+
+
+def ofa_features(arch: str, resolution: int = 224) -> torch.Tensor:
+    """The predictor's 128-d encoding of an MBV3 string at ``resolution`` (``ValueError`` on a bad one)."""
+    r = resolution_onehot(resolution)
     n = mbv3.N_STAGES * mbv3.MAX_DEPTH
     ks, ex = torch.zeros(n, 3), torch.zeros(n, 3)
     for s, stage in enumerate(mbv3.parse(arch)):
@@ -39,8 +45,6 @@ def ofa_features(arch: str, resolution: int = 224) -> torch.Tensor:
             k, e = (int(v) for v in token[1:].split("e"))
             ks[s * mbv3.MAX_DEPTH + l, mbv3.KERNELS.index(k)] = 1
             ex[s * mbv3.MAX_DEPTH + l, mbv3.EXPANDS.index(e)] = 1
-    r = torch.zeros(len(RESOLUTIONS))
-    r[RESOLUTIONS.index(resolution)] = 1
     return torch.cat([ks.flatten(), ex.flatten(), r])
 
 
@@ -66,32 +70,21 @@ def load_accuracy_predictor(path: str | Path | None = None) -> nn.Sequential:
     return model.eval()
 
 
-class OFAAccuracyBenchmark:
+class OFAAccuracyBenchmark(BenchmarkNames):
     """MBV3 subnets queried on ImageNet-1K through OFA's accuracy predictor at ``resolution`` px."""
 
     name = "ofa-imagenet"
     datasets: tuple[str, ...] = ("imagenet",)
     metrics: tuple[Metric, ...] = (Metric.VAL_ACC, Metric.TEST_ACC)
-    seeds: tuple[int, ...] = ()
     cost_metric = None
     cost_unit = "trainings"
 
     def __init__(self, path: str | Path | None = None, resolution: int = 224) -> None:
         self.space = mbv3.MBV3Space()
         self.model = load_accuracy_predictor(path)
-        ofa_features(self.space.sample(1, torch.Generator().manual_seed(0))[0], resolution)  # checks resolution
+        resolution_onehot(resolution)  # ValueError before any query
         self.resolution = resolution
         self._memo: dict[str, float] = {}
-
-    def check(self, dataset: str, metric: str | None = None) -> None:
-        if dataset not in self.datasets:
-            raise KeyError(f"unknown {self.name} dataset {dataset!r}; valid: {list(self.datasets)}")
-        if metric is not None and metric not in self.metrics:
-            raise KeyError(f"unknown {self.name} metric {metric!r}; valid: {[str(m) for m in self.metrics]}")
-
-    def check_seed(self, seed: int | None) -> None:
-        if seed is not None:
-            raise KeyError(f"the {self.name} surrogate has no seeds; use None")
 
     def query(self, arch: str, dataset: str, metric: str, seed: int | None = None) -> float:
         """The predicted top-1 accuracy (%) of ``arch`` (validation and test alike)."""

@@ -102,9 +102,10 @@ def mbv3_transfer(args: argparse.Namespace) -> dict:
     get_spec(args.dataset)  # KeyError listing the datasets before any work
     overrides = {"top_k": args.top_k} if args.top_k is not None else {}
     config = mbv3_transfer_profile(args.profile, **overrides)
-    executor = get_executor(args.executor, progress=enabled(not args.json), gpu_tasks=args.device != "cpu")
+    progress = enabled(not args.json)
+    executor = get_executor(args.executor, progress=progress, gpu_tasks=args.device != "cpu")
     return mbv3_transfer(args.dataset, config, args.seed, args.profile, args.checkpoint, executor, args.device,
-                         progress=enabled(not args.json))
+                         progress=progress)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

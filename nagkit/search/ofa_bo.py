@@ -27,10 +27,10 @@ def run_mbv3_bo(task: dict) -> dict:
     """Executor task ``{"label", "spec", "seed", "budget"[, "predictor"]}``: one BO run on the OFA surrogate;
     the incumbent (by predicted accuracy) after each query."""
     torch.set_num_threads(1)
-    bench = OFAAccuracyBenchmark(task.get("predictor"))
     spec = dict(task["spec"])
-    ledger = Ledger(bench, "imagenet")
-    get_strategy(spec.pop("name"), **spec).run(ledger, task["budget"], torch.Generator().manual_seed(task["seed"]))
+    strategy = get_strategy(spec.pop("name"), **spec)  # KeyError listing the methods before the predictor loads
+    ledger = Ledger(OFAAccuracyBenchmark(task.get("predictor")), "imagenet")
+    strategy.run(ledger, task["budget"], torch.Generator().manual_seed(task["seed"]))
     traj = ledger.trajectory()
     return {"label": task["label"], "seed": task["seed"], "budget": task["budget"],
             "acc": [t["test_acc"] for t in traj], "final_arch": traj[-1]["arch"], "final_acc": traj[-1]["test_acc"]}
